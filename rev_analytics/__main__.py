@@ -1,0 +1,5 @@
+"""``python -m rev_analytics`` runs the same CLI as the ``rev-analytics`` script."""
+
+from rev_analytics.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The streaming side: wire format, Redis source, Faust windows, metrics, producer."""
