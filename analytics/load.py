@@ -44,10 +44,10 @@ class Selection:
         end = now or datetime.now(UTC)
         return cls(since=end - timedelta(days=days), **filters)  # type: ignore[arg-type]
 
-    def where(self) -> tuple[str, list[object]]:
+    def where(self) -> tuple[str, list[str]]:
         """SQL ``WHERE`` clause and its parameters (always parameterised)."""
         clauses: list[str] = []
-        params: list[object] = []
+        params: list[str] = []
         if self.since is not None:
             clauses.append("timestamp >= ?")
             params.append(format_timestamp(_as_utc(self.since).timestamp()))

@@ -128,6 +128,8 @@ class SqliteStore:
         self.close()
 
 
-def open_store(path: str | Path, **options: object) -> SqliteStore:
+def open_store(
+    path: str | Path, *, busy_timeout: float = 5.0, read_only: bool = False
+) -> SqliteStore:
     """Open (creating or migrating if needed) the store at ``path``."""
-    return SqliteStore(path, **options)  # type: ignore[arg-type]
+    return SqliteStore(path, busy_timeout=busy_timeout, read_only=read_only)

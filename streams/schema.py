@@ -107,7 +107,9 @@ def _as_text(name: Any, value: Any) -> tuple[str, str]:
     try:
         key = name.decode() if isinstance(name, bytes) else str(name)
     except UnicodeDecodeError as exc:
-        raise InvalidEventError("entry", "a field name is not valid UTF-8", REASON_ENCODING) from exc
+        raise InvalidEventError(
+            "entry", "a field name is not valid UTF-8", REASON_ENCODING
+        ) from exc
     try:
         text = value.decode() if isinstance(value, bytes) else str(value)
     except UnicodeDecodeError as exc:
@@ -247,8 +249,10 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
             loaded = json.loads(raw)
         except RecursionError:
             raise InvalidEventError("metadata", "is nested too deeply") from None
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise InvalidEventError("metadata", f"is not valid JSON ({exc.msg})") from None
+        except ValueError as exc:  # e.g. integers too long to parse
+            raise InvalidEventError("metadata", f"is not valid JSON ({exc})") from None
         if not isinstance(loaded, dict):
             raise InvalidEventError(
                 "metadata", f"must be a JSON object, got {type(loaded).__name__}"
