@@ -1,0 +1,21 @@
+"""A progress bar on stderr for long batch steps (report, export).
+
+Shown only when stderr is a terminal, so scripts and CI logs get the one-line
+result on stdout and nothing else; it disappears once the step is done.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+
+def progress_bar() -> Progress:
+    """A transient rich progress bar writing to stderr (disabled when not a TTY)."""
+    return Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        disable=not sys.stderr.isatty(),
+    )
