@@ -31,13 +31,25 @@ _TIMESTAMP_INDEX = PromptEvent._fields.index("timestamp")
 _SUCCESS_INDEX = PromptEvent._fields.index("success")
 
 
+_SECOND_PREFIXES: dict[int, str] = {}
+
+
 def format_timestamp(seconds: float) -> str:
     """Unix seconds as SQLite's own UTC text format with microseconds.
 
     ``YYYY-MM-DD HH:MM:SS.ffffff`` sorts like time and compares correctly with
     SQLite's ``datetime('now', '-7 days')``, so plain SQL over the table works.
+    The date part is cached per second: the consumer formats tens of
+    thousands of timestamps a second and strftime dominated its write path.
     """
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    whole, micros = divmod(round(seconds * 1_000_000), 1_000_000)
+    prefix = _SECOND_PREFIXES.get(whole)
+    if prefix is None:
+        if len(_SECOND_PREFIXES) >= 65536:
+            _SECOND_PREFIXES.clear()
+        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        _SECOND_PREFIXES[whole] = prefix
+    return f"{prefix}.{micros:06d}"
 
 
 def _row(event: PromptEvent, ingested_at: str) -> tuple[object, ...]:

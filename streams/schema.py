@@ -291,10 +291,12 @@ def decode_entry(
     naming the first field that breaks a rule. Never raises anything else.
     """
     sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-    fields: dict[str, str] = {}
-    for name, value in raw_fields.items():
-        key, text = _as_text(name, value)
-        fields[key] = text
+    try:
+        # Fast path: redis-py hands us bytes; decode everything at once.
+        fields = {name.decode(): value.decode() for name, value in raw_fields.items()}
+    except (UnicodeDecodeError, AttributeError):
+        # Slow path: str values, or bytes that are not UTF-8 (find which field).
+        fields = dict(_as_text(name, value) for name, value in raw_fields.items())
 
     version = _optional_int(fields, "schema_version", 1, MAX_INTEGER) or SCHEMA_VERSION
     if version > SCHEMA_VERSION:

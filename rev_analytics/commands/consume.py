@@ -1,0 +1,116 @@
+"""``rev-analytics consume``: the long-running consumer (CONTRACT.md section 3)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from rev_analytics.cli import add_option
+from rev_analytics.settings import (
+    DEFAULT_GROUP,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_STREAM,
+    ConsumerSettings,
+    default_consumer_name,
+)
+from streams.consumer import run_consumer
+from streams.observer import ConsumerObserver
+
+NAME = "consume"
+HELP = "run the consumer: Redis stream -> windows -> SQLite, with /metrics"
+ORDER = 20
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--redis-url", required=True, help="Redis URL (redis://, rediss://, unix://)")
+    add_option(parser, "--db", required=True, help="SQLite database file (created if missing)")
+    add_option(parser, "--stream", default=DEFAULT_STREAM, help="stream key")
+    add_option(parser, "--group", default=DEFAULT_GROUP, help="consumer group")
+    add_option(parser, "--consumer", default=None,
+               help="consumer name, stable across restarts (default: the host name)")
+    add_option(parser, "--claim-idle", type=positive_float, default=30.0,
+               help="seconds before another consumer's pending entry is reclaimed")
+    add_option(parser, "--batch-max", type=positive_int, default=5000,
+               help="largest window, in events, committed in one transaction")
+    add_option(parser, "--batch-within", type=positive_float, default=0.5,
+               help="longest time, in seconds, an event waits in an open window")
+    add_option(parser, "--read-count", type=positive_int, default=1000,
+               help="entries per XREADGROUP")
+    add_option(parser, "--dead-letter-maxlen", type=positive_int, default=100_000,
+               help="approximate cap of the dead-letter stream")
+    add_option(parser, "--metrics-addr", default="0.0.0.0",
+               help="address of the /metrics endpoint (expose it only to Prometheus)")
+    add_option(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
+               help="port of the /metrics endpoint")
+    add_option(parser, "--no-metrics", action="store_true", help="serve no /metrics endpoint")
+    add_option(parser, "--max-template-labels", type=positive_int, default=500,
+               help="distinct template_id label values before folding into __other__")
+    add_option(parser, "--max-model-labels", type=positive_int, default=100,
+               help="distinct model_id label values before folding into __other__")
+
+
+def settings_from_args(args: argparse.Namespace) -> ConsumerSettings:
+    return ConsumerSettings(
+        redis_url=args.redis_url,
+        db_path=args.db,
+        stream=args.stream,
+        group=args.group,
+        consumer=args.consumer or default_consumer_name(),
+        claim_idle=args.claim_idle,
+        batch_max=args.batch_max,
+        batch_within=args.batch_within,
+        read_count=args.read_count,
+        dead_letter_maxlen=args.dead_letter_maxlen,
+        metrics_enabled=not args.no_metrics,
+        metrics_addr=args.metrics_addr,
+        metrics_port=args.metrics_port,
+        max_template_labels=args.max_template_labels,
+        max_model_labels=args.max_model_labels,
+    )
+
+
+def quiet_faust_logs(level: str) -> None:
+    """Faust and mode log every service start at INFO; keep them to warnings by default."""
+    if level != "DEBUG":
+        for name in ("faust", "mode", "aiokafka"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    quiet_faust_logs(args.log_level)
+    observer: ConsumerObserver | None = None
+    stop_metrics = None
+    if settings.metrics_enabled:
+        from streams.metrics import ConsumerMetrics, serve_metrics
+
+        metrics = ConsumerMetrics(
+            max_template_labels=settings.max_template_labels,
+            max_model_labels=settings.max_model_labels,
+        )
+        stop_metrics = serve_metrics(metrics, settings.metrics_addr, settings.metrics_port)
+        logging.getLogger(__name__).info(
+            "serving metrics on http://%s:%d/metrics", settings.metrics_addr, settings.metrics_port
+        )
+        observer = metrics
+    try:
+        asyncio.run(run_consumer(settings, observer))
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
+    return 0
