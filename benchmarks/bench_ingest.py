@@ -1,0 +1,299 @@
+"""Ingestion benchmark: the consumer end to end against a raw baseline, in one run.
+
+What it measures, all on one private redis-server and real SQLite files:
+
+1. throughput: N simulated events are published once; then, each through its
+   own consumer group on that same stream,
+   - the *baseline*: redis-py XREADGROUP(1000) -> executemany in one
+     transaction -> XACK; no Faust, no validation;
+   - the *consumer* (Faust windows, validation, dead letters, acks), metrics off;
+   - the consumer with Prometheus metrics on (when streams.metrics exists);
+   and prints events/s and the ratios (targets: >= 0.5 of the baseline;
+   metrics cost <= 10 %).
+2. latency: a separate publisher process sends at a moderate steady rate while
+   the consumer runs; latency is commit time minus the entry's XADD time
+   (from its ID), per event; target p99 <= batch_within + 100 ms.
+3. memory: `rev-analytics consume` as a child process drains a stream that
+   already holds M events (the worst case for buffering); its peak RSS is
+   sampled (target < 250 MB for 1M events).
+
+    python benchmarks/bench_ingest.py            # full: 200k events, 1M for RSS
+    python benchmarks/bench_ingest.py --quick    # the short version CI runs
+
+Exit code 0 unless --strict is given and a target is missed (shared, noisy
+machines make hard failures on timing a poor default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+import redis  # noqa: E402
+
+from rev_analytics.settings import ConsumerSettings  # noqa: E402
+from storage.sqlite_store import COLUMNS, SqliteStore  # noqa: E402
+from streams.consumer import Consumer  # noqa: E402
+from streams.observer import ConsumerObserver, NullObserver  # noqa: E402
+from streams.schema import PromptEvent, entry_id_seconds  # noqa: E402
+from streams.simulate import synthetic_events  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+
+STREAM = "bench:prompt_executions"
+
+
+def publish(url: str, stream: str, count: int, seed: int = 1) -> float:
+    """XADD ``count`` simulated events in pipelines; return events/s."""
+    client = redis.Redis.from_url(url, protocol=2)
+    started = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for index, fields in enumerate(synthetic_events(count, seed=seed, span_seconds=3600)):
+        pipe.xadd(stream, fields)  # type: ignore[arg-type]
+        if index % 2000 == 1999:
+            pipe.execute()
+    pipe.execute()
+    client.close()
+    return count / (time.perf_counter() - started)
+
+
+def fresh_db(directory: Path, name: str) -> str:
+    path = directory / name
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return str(path)
+
+
+def run_baseline(url: str, stream: str, count: int, db: str) -> float:
+    """Raw redis-py read -> executemany -> XACK loop; return events/s."""
+    client = redis.Redis.from_url(url, protocol=2)
+    client.xgroup_create(stream, "baseline", id="0")
+    store = SqliteStore(db)
+    columns = [c for c in COLUMNS if c != "ingested_at"]
+    insert = (
+        f"INSERT OR IGNORE INTO prompt_metrics ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    keys = [c.encode() for c in columns]
+    done = 0
+    started = time.perf_counter()
+    while done < count:
+        reply = client.xreadgroup("baseline", "b1", {stream: ">"}, count=1000, block=1000)
+        if not reply:
+            continue
+        entries = reply[0][1]
+        rows = []
+        for entry_id, fields in entries:
+            fields[b"stream_id"] = entry_id
+            fields.setdefault(b"event_id", entry_id)
+            rows.append(tuple(fields.get(key) for key in keys))
+        with store.conn:
+            store.conn.executemany(insert, rows)
+        client.xack(stream, "baseline", *[entry_id for entry_id, _ in entries])
+        done += len(entries)
+    elapsed = time.perf_counter() - started
+    store.close()
+    client.close()
+    return count / elapsed
+
+
+class LatencyObserver(NullObserver):
+    """Records, per committed event, commit time minus its XADD time."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    def record_committed(
+        self, events: Sequence[PromptEvent], inserted: int, commit_seconds: float
+    ) -> None:
+        now = time.time()
+        self.latencies.extend(now - entry_id_seconds(e.stream_id) for e in events)
+
+
+async def run_consumer(
+    url: str, stream: str, group: str, count: int, db: str, observer: ConsumerObserver,
+    **overrides: Any,
+) -> float:
+    settings = ConsumerSettings(
+        redis_url=url, db_path=db, stream=stream, group=group, consumer="bench-1", **overrides
+    )
+    consumer = Consumer(settings, observer)
+    started = time.perf_counter()
+    await consumer.start()
+    while consumer.processor.events_committed + consumer.processor.dead_lettered < count:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    return count / elapsed
+
+
+def _steady_publisher(url: str, stream: str, rate: float, seconds: float) -> None:
+    client = redis.Redis.from_url(url, protocol=2)
+    events = synthetic_events(int(rate * seconds) + 1, seed=7, span_seconds=seconds)
+    tick = 0.01
+    per_tick = rate * tick
+    owed = 0.0
+    deadline = time.monotonic() + seconds
+    next_tick = time.monotonic()
+    while time.monotonic() < deadline:
+        owed += per_tick
+        pipe = client.pipeline(transaction=False)
+        while owed >= 1:
+            pipe.xadd(stream, next(events))  # type: ignore[arg-type]
+            owed -= 1
+        pipe.execute()
+        next_tick += tick
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure_latency(
+    url: str, rate: float, seconds: float, db: str, within: float
+) -> dict[str, float]:
+    stream = f"{STREAM}:latency"
+    redis.Redis.from_url(url).xgroup_create(stream, "latency", id="$", mkstream=True)
+    observer = LatencyObserver()
+    settings = ConsumerSettings(
+        redis_url=url, db_path=db, stream=stream, group="latency", consumer="lat-1",
+        batch_within=within,
+    )
+    consumer = Consumer(settings, observer)
+    await consumer.start()
+    publisher = multiprocessing.get_context("spawn").Process(
+        target=_steady_publisher, args=(url, stream, rate, seconds)
+    )
+    publisher.start()
+    await asyncio.get_running_loop().run_in_executor(None, publisher.join)
+    await asyncio.sleep(within + 0.5)
+    await consumer.stop()
+    lat = observer.latencies
+    return {
+        "events": len(lat),
+        "p50_ms": percentile(lat, 0.50) * 1000,
+        "p99_ms": percentile(lat, 0.99) * 1000,
+        "max_ms": max(lat) * 1000,
+    }
+
+
+def measure_rss(url: str, count: int, db: str) -> dict[str, float]:
+    stream = f"{STREAM}:rss"
+    rate = publish(url, stream, count, seed=3)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rev_analytics", "--log-level", "WARNING", "consume",
+         "--redis-url", url, "--db", db, "--stream", stream, "--no-metrics"],
+        env=env,
+    )
+    proc = psutil.Process(child.pid)
+    peak = 0
+    started = time.perf_counter()
+    stored = 0
+    while stored < count:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+        if Path(db).exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as conn:
+                    stored = conn.execute("SELECT COUNT(*) FROM prompt_metrics").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+        if time.perf_counter() - started > 600:
+            break
+    elapsed = time.perf_counter() - started
+    child.send_signal(signal.SIGTERM)
+    code = child.wait(60)
+    return {
+        "events": count, "stored": stored, "peak_rss_mb": peak / 2**20,
+        "seconds": elapsed, "exit_code": code, "publish_rate": rate,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rss-events", type=int, default=1_000_000)
+    parser.add_argument("--latency-rate", type=float, default=5_000.0)
+    parser.add_argument("--latency-seconds", type=float, default=15.0)
+    parser.add_argument("--within", type=float, default=0.5)
+    parser.add_argument("--quick", action="store_true",
+                        help="short version for CI: 30k events, 100k for RSS, 5 s latency run")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.rss_events, args.latency_seconds = 30_000, 100_000, 5.0
+        args.latency_rate = 2_000.0
+
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, RedisServer() as server:
+        directory = Path(tmp)
+        url = server.url
+        print(f"publishing {args.events:,} simulated events ...", flush=True)
+        print(f"  publish rate: {publish(url, STREAM, args.events):,.0f} events/s")
+        base = run_baseline(url, STREAM, args.events, fresh_db(directory, "baseline.db"))
+        off = asyncio.run(run_consumer(url, STREAM, "consumer", args.events,
+                                       fresh_db(directory, "consumer.db"), NullObserver()))
+        print("\nthroughput (same stream, same Redis, fresh SQLite each)")
+        print(f"  baseline (raw read -> executemany -> XACK): {base:>10,.0f} events/s")
+        print(f"  consumer, metrics off:                       {off:>10,.0f} events/s"
+              f"   ratio {off / base:.2f} (target >= 0.50)")
+        if off / base < 0.5:
+            failures.append(f"consumer/baseline {off / base:.2f} < 0.5")
+        try:
+            from streams.metrics import ConsumerMetrics
+        except ImportError:
+            print("  consumer, metrics on:  (streams.metrics not available)")
+        else:
+            on = asyncio.run(run_consumer(url, STREAM, "consumer-metrics", args.events,
+                                          fresh_db(directory, "metrics.db"), ConsumerMetrics()))
+            cost = 1 - on / off
+            print(f"  consumer, metrics on:                        {on:>10,.0f} events/s"
+                  f"   metrics cost {cost:+.1%} (target <= 10 %)")
+            if cost > 0.10:
+                failures.append(f"metrics cost {cost:.1%} > 10 %")
+
+        lat = asyncio.run(measure_latency(url, args.latency_rate, args.latency_seconds,
+                                          fresh_db(directory, "latency.db"), args.within))
+        budget = args.within * 1000 + 100
+        print(f"\nlatency XADD -> commit at {args.latency_rate:,.0f} events/s for "
+              f"{args.latency_seconds:.0f} s (batch_within {args.within} s)")
+        print(f"  events {lat['events']:,}  p50 {lat['p50_ms']:.0f} ms  p99 {lat['p99_ms']:.0f} ms"
+              f"  max {lat['max_ms']:.0f} ms   (target p99 <= {budget:.0f} ms)")
+        if lat["p99_ms"] > budget:
+            failures.append(f"p99 latency {lat['p99_ms']:.0f} ms > {budget:.0f} ms")
+
+        rss = measure_rss(url, args.rss_events, fresh_db(directory, "rss.db"))
+        print(f"\nmemory: consumer process draining a backlog of {rss['events']:,} events")
+        print(f"  stored {rss['stored']:,} in {rss['seconds']:.1f} s "
+              f"({rss['stored'] / rss['seconds']:,.0f} events/s incl. start-up), "
+              f"peak RSS {rss['peak_rss_mb']:.0f} MB (target < 250 MB), "
+              f"exit code {rss['exit_code']}")
+        if rss["peak_rss_mb"] >= 250 or rss["stored"] != rss["events"] or rss["exit_code"] != 0:
+            failures.append("memory run: " + repr(rss))
+
+    print("\nresult:", "all targets met" if not failures else "MISSED: " + "; ".join(failures))
+    return 1 if failures and args.strict else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
