@@ -1,0 +1,126 @@
+"""Figures: valid PNGs, and the data behind each picture is what the statistics said."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from analytics.figures import (
+    MAX_HEATMAP_TEMPLATES,
+    confusion_matrix,
+    distributions,
+    network_graph,
+    png_is_valid,
+    safe_name,
+    short_label,
+    success_heatmap,
+    success_time_series,
+)
+from analytics.load import typed
+from analytics.rates import success_rates
+from tests.analytics.report_data import MISSING_CELL, make_events
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    events = make_events(600)
+    rows = pd.DataFrame([e._asdict() for e in events])
+    rows["timestamp"] = pd.to_datetime(rows["timestamp"], unit="s", utc=True).dt.strftime(
+        "%Y-%m-%d %H:%M:%S.%f")
+    return typed(rows)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(imread(io.BytesIO(png), format="png"))
+
+
+def test_heatmap_shows_a_missing_cell_as_missing_not_zero(frame: pd.DataFrame) -> None:
+    rates = success_rates(frame, ("template_id", "model_id"))
+    figure = success_heatmap(rates)
+    assert png_is_valid(figure.png) and pixels(figure.png).shape[0] > 200
+    template, model = MISSING_CELL
+    assert math.isnan(figure.data.loc[template, model])  # the data drawn: no data, not 0 %
+    assert figure.data.attrs["n"].loc[template, model] != 0
+    # Every other cell holds exactly the rate the statistics computed.
+    for row in rates.rows:
+        drawn = figure.data.loc[row.keys["template_id"], row.keys["model_id"]]
+        assert drawn == pytest.approx(row.rate)
+    assert int(figure.data.isna().sum().sum()) == 1
+
+
+def test_heatmap_zero_percent_cell_is_zero_not_missing(frame: pd.DataFrame) -> None:
+    zero = frame.copy()
+    zero.loc[zero["template_id"] == "tpl_bad", "success"] = False
+    figure = success_heatmap(success_rates(zero, ("template_id", "model_id")))
+    assert (figure.data.loc["tpl_bad"] == 0.0).all()
+
+
+def test_heatmap_caps_templates_and_says_so() -> None:
+    many = pd.DataFrame({
+        "template_id": [f"t{i}" for i in range(45) for _ in range(3)],
+        "model_id": ["m"] * 135,
+        "success": [True, False, True] * 45,
+    })
+    figure = success_heatmap(success_rates(many, ("template_id", "model_id")))
+    assert figure.data.shape == (MAX_HEATMAP_TEMPLATES, 1) and "busiest" in figure.title
+
+
+def test_time_series_draws_each_bucket_with_its_interval(frame: pd.DataFrame) -> None:
+    bucketed = frame.assign(bucket=frame["timestamp"].dt.floor("D"))
+    rates = success_rates(bucketed, ("template_id", "bucket")).frame
+    figure = success_time_series(rates)
+    assert png_is_valid(figure.png)
+    assert set(figure.data["template_id"]) == set(frame["template_id"])
+    assert (figure.data["ci_low"] <= figure.data["rate"]).all()
+    assert (figure.data["rate"] <= figure.data["ci_high"]).all()
+    assert figure.data["n"].sum() == len(frame)
+
+
+def test_network_graph_edges_carry_executions_and_success(frame: pd.DataFrame) -> None:
+    rates = success_rates(frame, ("template_id", "model_id"))
+    figure = network_graph(rates)
+    assert png_is_valid(figure.png)
+    edges = {(r.template_id, r.model_id): (r.n, r.rate) for r in figure.data.itertuples()}
+    assert MISSING_CELL not in edges and len(edges) == 11
+    counts = frame.groupby(["template_id", "model_id"]).size()
+    assert all(edges[key][0] == counts[key] for key in edges)
+
+
+def test_confusion_matrix_keeps_counts_and_refuses_bad_shapes() -> None:
+    figure = confusion_matrix(["a", "b"], [[8, 2], [1, 9]])
+    assert png_is_valid(figure.png)
+    assert figure.data.loc["a", "b"] == 2 and figure.data.loc["b", "a"] == 1
+    with pytest.raises(ValueError, match="square"):
+        confusion_matrix(["a", "b"], [[1, 2, 3]])
+
+
+def test_distributions_count_missing_values_instead_of_drawing_zero(
+    frame: pd.DataFrame,
+) -> None:
+    gappy = frame.copy()
+    gappy.loc[gappy.index[:50], "cost"] = np.nan
+    figure = distributions(gappy)
+    assert png_is_valid(figure.png)
+    cost = figure.data[figure.data["measure"] == "cost"]
+    assert cost["missing"].sum() == 50 and cost["present"].sum() == len(frame) - 50
+
+
+def test_ids_with_markup_dollars_and_paths_are_harmless(tmp_path: Path) -> None:
+    odd = pd.DataFrame({
+        "template_id": ["$\\frac{1}{0}$ <b>x</b>", "../../etc/passwd", "a$b"],
+        "model_id": ["m$", "m$", "m2"],
+        "success": [True, False, True],
+    })
+    figure = success_heatmap(success_rates(odd, ("template_id", "model_id")))
+    assert png_is_valid(figure.png)
+    for text in ("../../etc/passwd", "<script>x</script>", "", "a/b\\c..d"):
+        name = safe_name(text)
+        assert name and "/" not in name and "\\" not in name and ".." not in name
+        assert (tmp_path / f"{name}.png").resolve().parent == tmp_path.resolve()
+    assert len(short_label("x" * 300)) == 32
