@@ -88,7 +88,7 @@ def test_network_graph_edges_carry_executions_and_success(frame: pd.DataFrame) -
     assert png_is_valid(figure.png)
     edges = {(r.template_id, r.model_id): (r.n, r.rate) for r in figure.data.itertuples()}
     assert MISSING_CELL not in edges and len(edges) == 11
-    counts = frame.groupby(["template_id", "model_id"]).size()
+    counts = frame.groupby(["template_id", "model_id"]).size().to_dict()
     assert all(edges[key][0] == counts[key] for key in edges)
 
 
