@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ def test_heatmap_shows_a_missing_cell_as_missing_not_zero(frame: pd.DataFrame) -
     figure = success_heatmap(rates)
     assert png_is_valid(figure.png) and pixels(figure.png).shape[0] > 200
     template, model = MISSING_CELL
-    assert math.isnan(figure.data.loc[template, model])  # the data drawn: no data, not 0 %
+    assert figure.data.isna().loc[template, model]  # the data drawn: no data, not 0 %
     assert figure.data.attrs["n"].loc[template, model] != 0
     # Every other cell holds exactly the rate the statistics computed.
     for row in rates.rows:
