@@ -246,7 +246,8 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
                 "metadata", f"is larger than {MAX_METADATA_BYTES // 1024} KiB", REASON_TOO_LARGE
             )
         try:
-            loaded = json.loads(raw)
+            # Python's json accepts NaN/Infinity; RFC 8259 and other readers do not.
+            loaded = json.loads(raw, parse_constant=_reject_json_constant)
         except RecursionError:
             raise InvalidEventError("metadata", "is nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -273,6 +274,10 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
             REASON_TOO_LARGE,
         )
     return text
+
+
+def _reject_json_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _preview(raw: str, limit: int = 40) -> str:
