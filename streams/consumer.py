@@ -23,7 +23,7 @@ from streams.app import RedisReader, build_app
 from streams.observer import ConsumerObserver, NullObserver
 from streams.redis_conn import redact_url
 from streams.sink import SqliteSink
-from streams.source import RedisSource
+from streams.source import Chunk, RedisSource
 from streams.window import WindowProcessor
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,16 @@ class Consumer:
         """True when the reader died on an unexpected error (not a stop request)."""
         return self.reader.finished.is_set() and not self.source.stopping.is_set()
 
+    async def _flush_open_window(self) -> None:
+        """Make ``stream.take`` hand over the window it is still filling.
+
+        ``take(max, within)`` yields only when ``max`` items arrived or
+        ``within`` elapsed; padding the window with empty chunks fills it at
+        once, so a stop never waits out a long ``--batch-within``.
+        """
+        for _ in range(self.settings.batch_max_chunks):
+            await self.channel.send(value=Chunk())
+
     async def stop(self) -> ConsumerStats:
         """Flush the open window, acknowledge it, and shut everything down."""
         deadline = time.monotonic() + self.drain_timeout
@@ -109,6 +119,8 @@ class Consumer:
         with contextlib.suppress(TimeoutError):
             remaining = max(0.0, deadline - time.monotonic())
             await asyncio.wait_for(self.reader.finished.wait(), remaining)
+            remaining = max(0.0, deadline - time.monotonic())
+            await asyncio.wait_for(self._flush_open_window(), remaining)
         while self.processor.chunks_done < self.reader.chunks_sent:
             if time.monotonic() > deadline:
                 return False

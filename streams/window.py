@@ -62,6 +62,8 @@ class WindowProcessor:
             entries.update(chunk.entries)  # the same ID twice in a window is one entry
             deleted.update(chunk.deleted)
         ids = [*entries, *(i for i in deleted if i not in entries)]
+        if not ids:
+            return
         try:
             events, dead = await self.sink.run(
                 lambda: decode_window(list(entries.items()), time.time())
@@ -87,4 +89,5 @@ class WindowProcessor:
                 log.info("dead-lettered %d entries (first: %s: %s)", len(dead),
                          dead[0].source_id, dead[0].error)
         finally:
-            self.chunks_done += len(chunks)
+            # Empty chunks are padding sent to flush a window at shutdown.
+            self.chunks_done += sum(1 for chunk in chunks if len(chunk))
