@@ -57,6 +57,7 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (redis.ConnectionError, redis.Ti
 """Errors after which re-sending is safe and may succeed (the same ``event_id`` is re-sent)."""
 
 _T = TypeVar("_T")
+_VERSION_TEXT = str(SCHEMA_VERSION)
 EventLike = Mapping[str, Any] | PromptEvent
 
 
@@ -100,7 +101,7 @@ def prepare(
         merged["event_id"] = new_event_id()
     merged["timestamp"] = _timestamp_text(merged.get("timestamp"), clock)
     if merged.get("schema_version") is None:
-        merged["schema_version"] = SCHEMA_VERSION
+        merged["schema_version"] = _VERSION_TEXT
     metadata = merged.get("metadata")
     if metadata is not None and not isinstance(metadata, str):
         try:
@@ -109,7 +110,8 @@ def prepare(
             )
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidEventError("metadata", f"is not JSON-serialisable: {exc}") from None
-    wire = encode_event(merged)
+    # Fields that are already wire text (e.g. from the simulator) need no encoding.
+    wire = merged if all(type(v) is str for v in merged.values()) else encode_event(merged)
     if validate:
         decode_entry(f"{int(clock * 1000)}-0", wire, now=clock)
     return wire["event_id"], wire

@@ -327,27 +327,41 @@ class Workload:
             yield from self._chunk(rng, first, min(CHUNK, count - first), count)
 
     def wire_events(
-        self, count: int, *, invalid_fraction: float = 0.0
+        self, count: int, *, invalid_fraction: float = 0.0, live: bool = False
     ) -> Iterator[dict[str, str]]:
         """``count`` events as flat wire fields for ``XADD``.
 
         With ``invalid_fraction`` > 0, about that share of the entries is
         corrupted with one of :data:`INVALID_KINDS` (chosen by a separate
         random stream, so the valid entries are the same as without it).
+        With ``live``, each event's ``timestamp`` is the wall clock at the
+        moment it is generated (for publishing as it happens); the degrading
+        template then changes after :data:`CHANGE_FRACTION` of the events.
         """
+        labelled = self.labelled_wire_events(count, invalid_fraction=invalid_fraction, live=live)
+        return (fields for fields, _ in labelled)
+
+    def labelled_wire_events(
+        self, count: int, *, invalid_fraction: float = 0.0, live: bool = False
+    ) -> Iterator[tuple[dict[str, str], str | None]]:
+        """:meth:`wire_events`, each paired with its corruption kind (``None`` = valid)."""
         if not 0.0 <= invalid_fraction <= 1.0:
             raise ConfigError(f"invalid fraction must be in [0, 1], got {invalid_fraction}")
-        return self._wire(self.prompt_events(count), invalid_fraction)
+        return self._wire(self.prompt_events(count), invalid_fraction, live)
 
     def _wire(
-        self, events: Iterator[PromptEvent], invalid_fraction: float
-    ) -> Iterator[dict[str, str]]:
+        self, events: Iterator[PromptEvent], invalid_fraction: float, live: bool
+    ) -> Iterator[tuple[dict[str, str], str | None]]:
         corruption = np.random.default_rng([self.seed, 1])
         for event in events:
             fields = to_wire(event)
+            if live:
+                fields["timestamp"] = repr(time.time())
+            kind = None
             if invalid_fraction and corruption.random() < invalid_fraction:
-                _corrupt(fields, INVALID_KINDS[int(corruption.integers(len(INVALID_KINDS)))])
-            yield fields
+                kind = INVALID_KINDS[int(corruption.integers(len(INVALID_KINDS)))]
+                _corrupt(fields, kind)
+            yield fields, kind
 
     def _chunk(
         self, rng: np.random.Generator, first: int, size: int, count: int
