@@ -1,0 +1,148 @@
+"""All analyses of one time range in one call: what ``rev-analytics analyze`` and the report use.
+
+Each section is a typed result from its own module; a section that cannot run
+on this data (e.g. prediction when every execution succeeded) is ``None`` with
+the reason in ``notes``, so one degenerate section never hides the others.
+``to_dict()`` is JSON-safe (no NaN).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from analytics.correlation import CorrelationResult, correlations
+from analytics.discrimination import DiscriminationResult, discrimination_power
+from analytics.identification import IdentificationResult, identify_models
+from analytics.intervals import wilson_interval
+from analytics.jsonsafe import jsonable
+from analytics.multiple import Correction, MultipleComparisons, compare_templates
+from analytics.prediction import PredictionResult, predict_success
+from analytics.rates import RateTable, all_rates
+from analytics.trends import ChangeDetection, Trend, detect_changes, trends_by_template
+from rev_analytics.errors import AnalysisError, NothingToReportError
+
+SECTIONS: tuple[str, ...] = (
+    "rates", "comparisons", "discrimination", "trends", "changes", "correlations",
+    "prediction", "identification",
+)
+Progress = Callable[[str], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The range analysed."""
+
+    n: int
+    successes: int
+    rate: float
+    ci_low: float
+    ci_high: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+    templates: int
+    models: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({name: getattr(self, name) for name in self.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisReport:
+    """Every section of one analysis run; ``None`` sections are explained in ``notes``."""
+
+    alpha: float
+    overview: Overview
+    rates: dict[str, RateTable]
+    comparisons: MultipleComparisons | None
+    discrimination: DiscriminationResult | None
+    trends: list[Trend]
+    changes: ChangeDetection | None
+    correlations: CorrelationResult | None
+    prediction: PredictionResult | None
+    identification: IdentificationResult | None
+    notes: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "alpha": self.alpha,
+            "overview": self.overview.to_dict(),
+            "rates": {name: table.to_dict() for name, table in self.rates.items()},
+            "comparisons": self.comparisons.to_dict() if self.comparisons else None,
+            "discrimination": self.discrimination.to_dict() if self.discrimination else None,
+            "trends": [trend.to_dict() for trend in self.trends],
+            "changes": self.changes.to_dict() if self.changes else None,
+            "correlations": self.correlations.to_dict() if self.correlations else None,
+            "prediction": self.prediction.to_dict() if self.prediction else None,
+            "identification": self.identification.to_dict() if self.identification else None,
+            "notes": self.notes,
+            "timings_seconds": self.timings,
+        })
+
+
+def overview(frame: pd.DataFrame, alpha: float = 0.05) -> Overview:
+    """Size, span and overall success rate of ``frame`` (which must not be empty)."""
+    n = len(frame)
+    successes = int(frame["success"].sum())
+    low, high = wilson_interval(successes, n, alpha)
+    return Overview(
+        n=n, successes=successes, rate=successes / n, ci_low=float(low), ci_high=float(high),
+        start=frame["timestamp"].min(), end=frame["timestamp"].max(),
+        templates=int(frame["template_id"].nunique()), models=int(frame["model_id"].nunique()),
+    )
+
+
+def run_analysis(
+    frame: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    baseline: str | None = None,
+    correction: Correction = "holm",
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> AnalysisReport:
+    """Run every section on ``frame`` (as returned by ``load_executions``).
+
+    ``baseline`` switches the template comparisons from all pairs to
+    all-versus-baseline. ``progress`` is called with each section's name just
+    before it runs. Raises :class:`NothingToReportError` for an empty frame.
+    """
+    if frame.empty:
+        raise NothingToReportError("nothing to analyse: no executions in the selected range")
+    notes: dict[str, str] = {}
+    timings: dict[str, float] = {}
+
+    def section(name: str, work: Callable[[], T]) -> T | None:
+        if progress is not None:
+            progress(name)
+        started = time.perf_counter()
+        try:
+            return work()
+        except (AnalysisError, KeyError, ValueError) as exc:
+            notes[name] = str(exc).strip("'\"")
+            return None
+        finally:
+            timings[name] = round(time.perf_counter() - started, 4)
+
+    rates = section("rates", lambda: all_rates(frame, alpha=alpha)) or {}
+    comparisons = section("comparisons", lambda: compare_templates(
+        frame, baseline=baseline, correction=correction, alpha=alpha))
+    discrimination = section("discrimination", lambda: discrimination_power(frame, alpha=alpha))
+    trends = section("trends", lambda: trends_by_template(frame, alpha=alpha)) or []
+    changes = section("changes", lambda: detect_changes(frame, alpha=alpha))
+    correlation = section("correlations", lambda: correlations(frame, alpha=alpha))
+    prediction = section("prediction", lambda: predict_success(frame, seed=seed))
+    identification = section(
+        "identification", lambda: identify_models(frame, seed=seed, alpha=alpha))
+    return AnalysisReport(
+        alpha=alpha, overview=overview(frame, alpha), rates=rates, comparisons=comparisons,
+        discrimination=discrimination, trends=trends, changes=changes,
+        correlations=correlation, prediction=prediction, identification=identification,
+        notes=notes, timings=timings,
+    )

@@ -1,0 +1,75 @@
+"""Feature matrices for the learning sections (prediction and model identification).
+
+Shared here so both use the same encoding: numeric columns imputed with the
+median plus a missing-indicator (a missing value can itself be informative),
+then scaled; categorical columns one-hot encoded, unseen values ignored. Large
+frames are down-sampled, stratified by the target, so cross-validation stays
+within the analysis time budget; the sample size is always reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+DEFAULT_MAX_ROWS = 10_000
+
+
+def stratified_sample(
+    frame: pd.DataFrame, target: str, max_rows: int, seed: int = 0
+) -> pd.DataFrame:
+    """At most ``max_rows`` rows keeping each ``target`` class's share (and every class)."""
+    if len(frame) <= max_rows:
+        return frame
+    fraction = max_rows / len(frame)
+    rng = np.random.default_rng(seed)
+    picks: list[np.ndarray] = []
+    for _, index in frame.groupby(target, observed=True).indices.items():
+        take = max(1, round(len(index) * fraction))
+        picks.append(rng.choice(index, size=min(take, len(index)), replace=False))
+    return frame.iloc[np.sort(np.concatenate(picks))]
+
+
+def usable_columns(
+    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The listed columns that exist and are not entirely missing or constant."""
+    def informative(column: str) -> bool:
+        values = frame[column]
+        return bool(values.notna().any()) and int(values.nunique(dropna=False)) > 1
+
+    num = [c for c in numeric if c in frame and informative(c)]
+    cat = [c for c in categorical if c in frame and informative(c)]
+    return num, cat
+
+
+def preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnTransformer:
+    """Imputation + scaling for numbers, one-hot for categories."""
+    transformers: list[tuple[str, Pipeline | OneHotEncoder, list[str]]] = []
+    if numeric:
+        transformers.append((
+            "num",
+            make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+            list(numeric),
+        ))
+    if categorical:
+        transformers.append((
+            "cat",
+            OneHotEncoder(handle_unknown="ignore", min_frequency=5, sparse_output=False),
+            list(categorical),
+        ))
+    return ColumnTransformer(transformers, remainder="drop")
+
+
+def as_model_input(frame: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
+    """Categorical columns as plain strings ("<none>" for missing) for the encoder."""
+    data = frame.copy()
+    for column in categorical:
+        data[column] = data[column].astype(object).where(data[column].notna(), "<none>").astype(str)
+    return data
