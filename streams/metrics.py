@@ -260,7 +260,8 @@ class MetricsServer:
         self.addr = addr
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="metrics-http", daemon=True
+            # A short poll interval makes stop() quick (shutdown waits for a poll).
+            target=self._server.serve_forever, args=(0.05,), name="metrics-http", daemon=True
         )
         self._thread.start()
 
