@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import numbers
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -377,7 +378,7 @@ def _score(source: Mapping[str, Any] | None, key: str, part: str) -> float | Non
     value = source.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidEventError(part, f"{key} must be a number, got {value!r}")
     return float(value)
 
@@ -415,7 +416,7 @@ def event_from_rev_result(
                 key, f"rev_result has no {key!r} (needed for the event)", REASON_MISSING
             )
     success = rev_result["success"]
-    if not isinstance(success, bool | int) or success not in (0, 1):
+    if isinstance(success, str) or success not in (0, 1):  # bools, 0/1, numpy bools
         raise InvalidEventError("success", f"rev_result success must be a bool, got {success!r}")
 
     fields: dict[str, Any] = {key: rev_result[key] for key in _REQUIRED_REV_KEYS}

@@ -299,3 +299,38 @@ def test_rev_result_missing_required_key_is_named(missing: str) -> None:
 def test_rev_result_rejects_non_numeric_confidence() -> None:
     with pytest.raises(InvalidEventError, match="verification_confidence"):
         event_from_rev_result(_rev_result(), {"verification_confidence": "high"})
+
+
+def test_async_producer_retries_through_a_redis_restart() -> None:
+    async def run(server: RedisServer) -> str:
+        async with AsyncProducer(server.url, "retry:async", retries=12, backoff=0.05,
+                                 max_backoff=0.5) as producer:
+            await producer.publish(_event(prompt_id="before"))
+            server.stop()
+            loop = asyncio.get_running_loop()
+            restart = loop.run_in_executor(None, lambda: (time.sleep(0.8), server.start()))
+            event_id = await producer.publish(_event(prompt_id="during"))
+            await restart
+            return event_id
+
+    with RedisServer() as server:
+        began = time.monotonic()
+        event_id = asyncio.run(run(server))
+        waited = time.monotonic() - began
+        client = server.client()
+        entries = client.xrange("retry:async")
+        client.close()
+    assert waited >= 0.7
+    assert [decode_entry(i, f).event_id for i, f in entries] == [event_id]
+
+
+def test_rev_result_accepts_numpy_numbers() -> None:
+    import numpy as np
+
+    fields = event_from_rev_result(
+        _rev_result(success=np.bool_(True)), {"verification_confidence": np.float32(0.5)}
+    )
+    assert fields["success"] is True
+    assert fields["discrimination_score"] == 0.5
+    with pytest.raises(InvalidEventError, match="success"):
+        event_from_rev_result(_rev_result(success="yes"))
