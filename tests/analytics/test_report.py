@@ -1,0 +1,178 @@
+"""The report command and its three outputs, on real SQLite stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from analytics.figures import png_is_valid
+from analytics.load import Selection, load_executions
+from analytics.report import REPORT_SCHEMA_VERSION, build_report, generate_report
+from analytics.report.render import md_text
+from analytics.report.write import inside, write_report
+from rev_analytics.cli import main
+from rev_analytics.errors import ConfigError, NothingToReportError
+from storage.sqlite_store import SqliteStore
+from tests.analytics.report_data import MISSING_CELL, make_events, write_store
+
+SECTIONS = ["templates", "models", "heatmap", "discrimination", "trends", "cost", "ab_tests",
+            "correlations"]
+
+
+def strict_json(path: Path) -> Any:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{path.name} contains {token}")
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_store(tmp_path_factory.mktemp("report") / "store.db", make_events(2400))
+
+
+@pytest.fixture(scope="module")
+def report_dir(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "nested" / "report"
+    assert main(["report", "--db", str(store), "--out", str(out)]) == 0
+    return out
+
+
+def test_writes_every_output(report_dir: Path) -> None:
+    assert sorted(p.name for p in report_dir.iterdir()) == \
+        ["figures", "report.html", "report.json", "summary.md"]
+    document = strict_json(report_dir / "report.json")
+    assert document["schema_version"] == REPORT_SCHEMA_VERSION
+    assert [s["id"] for s in document["sections"]] == SECTIONS
+    files = sorted((report_dir / "figures").iterdir())
+    assert sorted(f"figures/{p.name}" for p in files) == \
+        sorted(f["file"] for f in document["figures"])
+    assert {p.stem for p in files} >= {"success_heatmap", "success_time_series",
+                                       "network_graph", "latency_cost_distributions"}
+    assert all(png_is_valid(p.read_bytes()) for p in files)
+
+
+def test_headline_and_rankings_match_the_store(report_dir: Path, store: Path) -> None:
+    document = strict_json(report_dir / "report.json")
+    frame = load_executions(store)
+    headline = document["headline"]
+    assert headline["executions"] == len(frame) == 2400
+    assert headline["successes"] == int(frame["success"].sum())
+    assert headline["ci_low"] < headline["success_rate"] < headline["ci_high"]
+    assert headline["total_cost"] == pytest.approx(frame["cost"].sum())
+    templates = document["sections"][0]["data"]
+    assert templates["top"][0]["template_id"] == "tpl_good"
+    assert templates["underperforming"][0]["template_id"] == "tpl_bad"
+    # The template x model cell that never ran is absent, not reported as 0 %.
+    cells = {(r["template_id"], r["model_id"]) for r in document["sections"][2]["data"]["rows"]}
+    assert MISSING_CELL not in cells and len(cells) == 11
+    # Every recommendation carries evidence with numbers.
+    assert document["recommendations"]
+    assert all(any(ch.isdigit() for ch in r["evidence"]) for r in document["recommendations"])
+    assert any(r["subject"] == "tpl_bad" for r in document["risks"])
+
+
+def test_summary_has_headline_numbers_risks_and_actions(report_dir: Path) -> None:
+    summary = (report_dir / "summary.md").read_text()
+    document = strict_json(report_dir / "report.json")
+    assert f"**{document['headline']['executions']:,}**" in summary
+    assert f"**{document['headline']['success_rate']:.1%}**" in summary
+    assert "## Risks" in summary and "## Actions" in summary
+    assert "tpl\\_bad" in summary  # ids are escaped for Markdown
+
+
+def test_markdown_escaping_neutralises_markup() -> None:
+    assert md_text("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
+    assert md_text("[link](http://x)") == "\\[link\\](http://x)"
+    assert md_text("**bold** `code`") == "\\*\\*bold\\*\\* \\`code\\`"
+
+
+def test_filters_and_range_restrict_the_report(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "filtered"
+    assert main(["report", "--db", str(store), "--out", str(out), "--templates",
+                 "tpl_good,tpl_bad", "--models", "m_alpha", "--since", "2026-11-16",
+                 "--until", "2026-11-19T00:00:00Z"]) == 0
+    document = strict_json(out / "report.json")
+    selection = Selection(since=pd.Timestamp("2026-11-16", tz="UTC").to_pydatetime(),
+                          until=pd.Timestamp("2026-11-19", tz="UTC").to_pydatetime(),
+                          templates=["tpl_good", "tpl_bad"], models=["m_alpha"])
+    expected = load_executions(store, selection)
+    assert document["headline"]["executions"] == len(expected) > 0
+    assert document["headline"]["templates"] == 2 and document["headline"]["models"] == 1
+    assert document["selection"]["templates"] == ["tpl_good", "tpl_bad"]
+
+
+@pytest.mark.parametrize("args", [["--since", "2030-01-01"], ["--templates", "nope"]])
+def test_empty_range_says_nothing_to_report(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    out = tmp_path / "empty"
+    assert main(["report", "--db", str(store), "--out", str(out), *args]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nothing to report")
+    assert not out.exists()
+
+
+def test_empty_store_says_nothing_to_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    SqliteStore(empty).close()
+    assert main(["report", "--db", str(empty), "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.startswith("nothing to report")
+    with pytest.raises(NothingToReportError):
+        build_report(load_executions(empty))
+
+
+def test_bad_usage_is_one_line_exit_2(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    cases = [
+        ["report", "--db", str(store), "--out", str(a_file)],
+        ["report", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path / "o")],
+        ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--days", "-3"],
+        ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--days", "2",
+         "--since", "2026-01-01"],
+        ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--alpha", "1.5"],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert a_file.read_text() == "x"
+
+
+def test_paths_never_escape_the_output_directory(tmp_path: Path) -> None:
+    assert inside(tmp_path, "figures/a.png") == (tmp_path / "figures" / "a.png").resolve()
+    for name in ("../escape.png", "/etc/passwd", "figures/../../x", "."):
+        with pytest.raises(ConfigError, match="outside"):
+            inside(tmp_path, name)
+
+
+def test_degenerate_data_still_gives_a_nan_free_report(tmp_path: Path) -> None:
+    # One template, one model, every execution successful, no cost: most tests are undefined.
+    events = [e._replace(template_id="only", model_id="one", success=True, cost=None)
+              for e in make_events(60)]
+    db = write_store(tmp_path / "degenerate.db", events)
+    report, written = generate_report(db, tmp_path / "out")
+    document = strict_json(written.json)
+    assert document["headline"]["success_rate"] == 1.0
+    assert document["headline"]["cost_per_success"] is None
+    cost = next(s for s in document["sections"] if s["id"] == "cost")
+    assert cost["available"] is False
+    assert report.section("ab_tests").available is False
+    assert written.html.read_text().count("<script") == 0
+
+
+def test_rewriting_into_the_same_directory_replaces_the_report(store: Path, tmp_path: Path) -> None:
+    frame = load_executions(store)
+    first = write_report(build_report(frame), tmp_path)
+    first_id = strict_json(first.json)["report_id"]
+    second = write_report(build_report(frame), tmp_path)
+    assert strict_json(second.json)["report_id"] != first_id  # ids never collide
+    assert not [p for p in tmp_path.rglob("*partial*")]
