@@ -1,4 +1,4 @@
-"""deploy/grafana: provisioning and a dashboard whose every query is valid PromQL over real names."""
+"""deploy/grafana: provisioning, and a dashboard whose queries are valid PromQL over real names."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_panels_use_the_provisioned_datasource_and_a_valid_layout() -> None:
         assert panel["datasource"]["uid"] == uid
         assert all(t["datasource"]["uid"] == uid for t in panel["targets"])
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24
         covered = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"])
                    for y in range(pos["y"], pos["y"] + pos["h"])}
         assert not covered & cells, f"{panel['title']} overlaps another panel"
