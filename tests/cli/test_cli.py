@@ -1,0 +1,78 @@
+"""The command line's frame: commands, environment variables, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rev_analytics.cli import main
+from tests.consumer_support import ROOT
+
+COMMANDS = ("demo", "consume", "simulate", "ab-test", "analyze", "report", "export")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rev_analytics", *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=120, env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_lists_every_contract_command() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("consume", "--db", "x.db"),  # --redis-url missing
+        ("consume", "--redis-url", "redis://127.0.0.1:1", "--db", "x.db", "--batch-max", "0"),
+        ("consume", "--redis-url", "redis://127.0.0.1:1", "--db", "x.db", "--claim-idle", "-1"),
+        ("consume", "--redis-url", "redis://127.0.0.1:1", "--db", "x.db", "--batch-within", "x"),
+        ("no-such-command",),
+    ],
+)
+def test_bad_usage_is_one_line_on_stderr_and_exit_2(args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environment_variables_set_options(tmp_path: Path) -> None:
+    # REV_ANALYTICS_BATCH_MAX is parsed exactly like --batch-max would be.
+    result = cli("consume", "--redis-url", "redis://127.0.0.1:1", "--db", str(tmp_path / "x.db"),
+                 env={"REV_ANALYTICS_BATCH_MAX": "0"})
+    assert result.returncode == 2
+    assert "batch-max" in result.stderr
+
+
+def test_required_option_can_come_from_the_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ["REV_ANALYTICS_REDIS_URL"] = "http://not-redis"
+    try:
+        code = main(["consume", "--db", "unused.db", "--no-metrics"])
+    finally:
+        del os.environ["REV_ANALYTICS_REDIS_URL"]
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "must start with redis://" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_building_the_parser_stays_cheap() -> None:
+    # Every command pays for the parser; heavy stacks load only in the command that runs.
+    probe = (
+        "import sys; from rev_analytics.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('pandas', 'faust', 'sklearn', 'matplotlib', 'scipy', "
+        "'statsmodels', 'pyarrow') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
