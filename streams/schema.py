@@ -247,7 +247,7 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
             )
         try:
             # Python's json accepts NaN/Infinity; RFC 8259 and other readers do not.
-            loaded = json.loads(raw, parse_constant=_reject_json_constant)
+            loaded = _JSON_DECODER.decode(raw)
         except RecursionError:
             raise InvalidEventError("metadata", "is nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -278,6 +278,11 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
 
 def _reject_json_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
+
+
+# One decoder for all events: json.loads(..., parse_constant=...) builds a new
+# decoder per call, which cost more than the parse itself for small objects.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_json_constant)
 
 
 def _preview(raw: str, limit: int = 40) -> str:
