@@ -21,14 +21,11 @@ from typing import Any
 import pandas as pd
 
 from analytics import figures
-from analytics.correlation import CorrelationResult, correlations
-from analytics.discrimination import DiscriminationResult, discrimination_power
+from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
 from analytics.load import Selection
-from analytics.multiple import MultipleComparisons, compare_templates
-from analytics.rates import RateTable, success_rates
+from analytics.rates import RateTable
 from analytics.report.model import Headline, Recommendation, Report, Section, Table
 from analytics.report.recommend import recommendations_and_risks
-from analytics.trends import ChangeDetection, Trend, detect_changes, trends_by_template
 from rev_analytics.errors import NothingToReportError
 
 DEFAULT_TARGET = 0.80
@@ -42,43 +39,67 @@ StepProgress = Callable[[str, int, int], None]
 
 @dataclass(slots=True)
 class Analysis:
-    """The typed statistics a report is made of (kept typed for the figures)."""
+    """The statistics a report is made of: ``run_analysis``'s typed result plus cost.
 
-    alpha: float
+    Kept typed (not ``to_dict()``-ed) because the figures draw from the typed
+    results. A section the data could not support is ``None`` in ``result``
+    with the reason in ``result.notes``.
+    """
+
+    result: AnalysisReport
     target: float
-    overall: RateTable
-    templates: RateTable
-    models: RateTable
-    cells: RateTable
-    comparisons: MultipleComparisons
-    discrimination: DiscriminationResult
-    trends: list[Trend]
-    changes: ChangeDetection
-    correlation: CorrelationResult
     cost: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def alpha(self) -> float:
+        return self.result.alpha
 
-_STEPS = ("success rates", "template comparisons", "discrimination", "trends",
-          "change points", "correlations", "cost", "figures", "recommendations")
+    @property
+    def overall(self) -> Overview:
+        return self.result.overview
+
+    def rates(self, grouping: str) -> RateTable:
+        return self.result.rates[grouping]
+
+    @property
+    def templates(self) -> RateTable:
+        return self.rates("template")
+
+    @property
+    def models(self) -> RateTable:
+        return self.rates("model")
+
+    @property
+    def cells(self) -> RateTable:
+        return self.rates("template_model")
+
+    def note(self, section: str) -> str:
+        return self.result.notes.get(section, "not enough data for this analysis")
+
+
+_STEPS = (*SECTIONS, "cost", "figures", "recommendations")
 
 
 class _Clock:
+    """Times each step and reports progress as ``(step, done, total)``."""
+
     def __init__(self, progress: StepProgress | None) -> None:
         self.timings: dict[str, float] = {}
         self._progress = progress
         self._done = 0
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
+    def starting(self, name: str) -> None:
         if self._progress is not None:
             self._progress(name, self._done, len(_STEPS))
+        self._done += 1
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.starting(name)
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 4)
-        self._done += 1
-        if self._progress is not None:
-            self._progress(name, self._done, len(_STEPS))
 
 
 def cost_effectiveness(frame: pd.DataFrame, by: str = "template_id") -> pd.DataFrame:
@@ -98,28 +119,14 @@ def cost_effectiveness(frame: pd.DataFrame, by: str = "template_id") -> pd.DataF
 
 
 def analyse(frame: pd.DataFrame, *, alpha: float = 0.05, target: float = DEFAULT_TARGET,
-            clock: _Clock | None = None) -> Analysis:
-    """Run every statistic the report shows on ``frame`` (one call per module)."""
+            seed: int = 0, clock: _Clock | None = None) -> Analysis:
+    """Every statistic the report shows: :func:`run_analysis` plus cost per success."""
     clock = clock or _Clock(None)
-    with clock.step("success rates"):
-        overall = success_rates(frame.assign(scope="all"), ("scope",), alpha=alpha)
-        templates = success_rates(frame, ("template_id",), alpha=alpha)
-        models = success_rates(frame, ("model_id",), alpha=alpha)
-        cells = success_rates(frame, ("template_id", "model_id"), alpha=alpha)
-    with clock.step("template comparisons"):
-        comparisons = compare_templates(frame, correction="holm", alpha=alpha)
-    with clock.step("discrimination"):
-        discrimination = discrimination_power(frame, alpha=alpha)
-    with clock.step("trends"):
-        trends = trends_by_template(frame, alpha=alpha)
-    with clock.step("change points"):
-        changes = detect_changes(frame, alpha=alpha)
-    with clock.step("correlations"):
-        correlation = correlations(frame, alpha=alpha)
+    result = run_analysis(frame, alpha=alpha, progress=clock.starting, seed=seed)
+    clock.timings.update(result.timings)
     with clock.step("cost"):
         cost = cost_effectiveness(frame)
-    return Analysis(alpha, target, overall, templates, models, cells, comparisons,
-                    discrimination, trends, changes, correlation, cost, clock.timings)
+    return Analysis(result, target, cost, clock.timings)
 
 
 def _pct(value: Any) -> str:
@@ -145,23 +152,22 @@ def _rate_table(table: RateTable, keys: dict[str, str], caption: str,
 def _ranked(analysis: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Top templates (by lower bound) and under-performers (upper bound below overall)."""
     rows = [row.to_dict() for row in analysis.templates.rows]
-    overall = analysis.overall.rows[0]
+    overall_rate = analysis.overall.rate
     top = sorted(rows, key=lambda r: (-(r["ci_low"] or 0.0), -r["n"]))[:TOP_N]
-    under = [r for r in rows if r["ci_high"] is not None and r["ci_high"] < overall.rate]
+    under = [r for r in rows if r["ci_high"] is not None and r["ci_high"] < overall_rate]
     under.sort(key=lambda r: (r["ci_high"], r["rate"]))
     return top, under
 
 
 def _headline(frame: pd.DataFrame, analysis: Analysis) -> Headline:
-    overall = analysis.overall.rows[0]
+    overall = analysis.overall
     cost = frame["cost"] if "cost" in frame else pd.Series(dtype=float)
     total_cost = float(cost.sum()) if cost.notna().any() else None
     return Headline(
         executions=overall.n, successes=overall.successes, success_rate=overall.rate,
         ci_low=overall.ci_low, ci_high=overall.ci_high,
-        templates=int(frame["template_id"].nunique()), models=int(frame["model_id"].nunique()),
-        first_event=frame["timestamp"].min().to_pydatetime(),
-        last_event=frame["timestamp"].max().to_pydatetime(),
+        templates=overall.templates, models=overall.models,
+        first_event=overall.start.to_pydatetime(), last_event=overall.end.to_pydatetime(),
         total_cost=total_cost,
         cost_per_success=(total_cost / overall.successes
                           if total_cost is not None and overall.successes else None),
@@ -169,14 +175,19 @@ def _headline(frame: pd.DataFrame, analysis: Analysis) -> Headline:
     )
 
 
+def _unavailable(section_id: str, title: str, analysis: Analysis, key: str) -> Section:
+    return Section(section_id, title, [f"Not available for this range: {analysis.note(key)}."],
+                   available=False)
+
+
 def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
     confidence = 1.0 - analysis.alpha
     top, under = _ranked(analysis)
-    overall = analysis.overall.rows[0]
+    overall = analysis.overall
     overall_text = interval_text(overall.rate, overall.ci_low, overall.ci_high, overall.n,
                                  confidence)
     template_keys = {"template_id": "template"}
-    sections = [
+    return [
         Section(
             "templates", "Top and under-performing templates",
             [f"Templates ranked by the lower end of their {confidence:.0%} Wilson interval, so a "
@@ -211,48 +222,55 @@ def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
         _cost_section(analysis),
         _comparisons_section(analysis),
         _correlation_section(analysis),
+        _prediction_section(analysis),
+        _identification_section(analysis, drawn),
     ]
-    return sections
 
 
 def _discrimination_section(analysis: Analysis) -> Section:
-    rows = [row.to_dict() for row in analysis.discrimination.templates]
+    result = analysis.result.discrimination
+    title = "Discrimination ranking"
+    if result is None or not result.templates:
+        return _unavailable("discrimination", title, analysis, "discrimination")
     columns = {"template_id": "template", "n": "executions", "models": "models",
                "cramers_v": "Cramér's V", "v_ci_low": "V CI low", "v_ci_high": "V CI high",
                "p_adjusted": "p (Holm)", "mean_score": "mean discrimination score",
                "note": "note"}
     return Section(
-        "discrimination", "Discrimination ranking",
+        "discrimination", title,
         ["How strongly each template's outcome depends on the model (REV keeps templates "
          "that separate models): chi-square test of success x model, effect size Cramér's V "
          "with its interval, p-values Holm-corrected across templates."],
-        [Table(columns, rows, "Templates ranked by Cramér's V")],
-        data=analysis.discrimination.to_dict(),
-        available=bool(rows),
+        [Table(columns, [row.to_dict() for row in result.templates],
+               "Templates ranked by Cramér's V")],
+        data=result.to_dict(),
     )
 
 
 def _trends_section(analysis: Analysis, drawn: set[str]) -> Section:
+    trends, changes = analysis.result.trends, analysis.result.changes
+    title = "Trends and detected changes"
+    if not trends and changes is None:
+        return _unavailable("trends", title, analysis, "trends")
     trend_columns = {"key": "series", "n": "executions", "bucket": "bucket",
                      "rate_change_per_day": "rate change / day", "p_value": "p",
                      "direction": "direction", "note": "note"}
-    trend_rows = [{k: v for k, v in t.to_dict().items() if k != "buckets"}
-                  for t in analysis.trends]
+    trend_rows = [{k: v for k, v in t.to_dict().items() if k != "buckets"} for t in trends]
     change_columns = {"template_id": "template", "n": "executions",
                       "changed_at": "changed at (UTC)", "rate_before": "rate before",
                       "rate_after": "rate after", "p_adjusted": "p (Holm)",
                       "direction": "direction"}
-    changes = [c.to_dict() for c in analysis.changes.changes]
+    change_rows = [c.to_dict() for c in changes.changes] if changes else []
     return Section(
-        "trends", "Trends and detected changes",
+        "trends", title,
         ["Trend: success over event time (quasi-binomial regression on time, buckets weighted "
          "by their executions). Changes: the most likely shift in each template's success rate "
          "(CUSUM), Holm-corrected; 'degraded' means a significant drop."],
         [Table(trend_columns, trend_rows, "Trends (first row: all executions)"),
-         Table(change_columns, changes, "Detected changes")],
+         Table(change_columns, change_rows, "Detected changes")],
         figures=[name for name in ("success_time_series",) if name in drawn],
-        data={"trends": [t.to_dict() for t in analysis.trends],
-              "changes": analysis.changes.to_dict()},
+        data={"trends": [t.to_dict() for t in trends],
+              "changes": changes.to_dict() if changes else None},
     )
 
 
@@ -261,59 +279,120 @@ def _cost_section(analysis: Analysis) -> Section:
     columns = {"template_id": "template", "executions": "executions",
                "successes": "successes", "total_cost": "total cost (USD)",
                "cost_per_success": "cost per success (USD)"}
-    reported = bool(analysis.cost["cost_reported"].sum())
+    if not analysis.cost["cost_reported"].sum():
+        return Section("cost", "Cost effectiveness",
+                       ["No execution in the range reported a cost."], available=False)
     return Section(
         "cost", "Cost effectiveness",
         ["Cost per successful execution: total reported cost divided by successes "
-         "(cheapest first). Missing when a template had no success or reported no cost."
-         if reported else "No execution in the range reported a cost."],
-        [Table(columns, rows, "Cost per successful execution")],
-        data=rows, available=reported,
+         "(cheapest first). Missing when a template had no success or reported no cost."],
+        [Table(columns, rows, "Cost per successful execution")], data=rows,
     )
 
 
 def _comparisons_section(analysis: Analysis) -> Section:
-    family = analysis.comparisons
+    family = analysis.result.comparisons
+    title = "A/B comparisons between templates"
+    if family is None or not family.comparisons:
+        return Section("ab_tests", title, ["Fewer than two templates: nothing to compare."
+                                           if family is not None else
+                                           f"Not available: {analysis.note('comparisons')}."],
+                       available=False)
     rows = [c.to_dict() for c in family.comparisons]
     rows.sort(key=lambda r: (r["p_adjusted"], -abs(r["difference"])))
     shown = rows[:MAX_COMPARISON_ROWS]
     columns = {"a": "template A", "b": "template B", "n_a": "n A", "n_b": "n B",
                "rate_a": "rate A", "rate_b": "rate B", "difference": "B - A",
-               "p_value": "p", "p_adjusted": "p (Holm)", "significant": "significant"}
+               "p_value": "p", "p_adjusted": f"p ({family.correction})",
+               "significant": "significant"}
     found = sum(1 for r in rows if r["significant"])
     return Section(
-        "ab_tests", "A/B comparisons between templates",
-        [f"All {len(rows)} template pairs compared with the pooled two-proportion z-test; "
-         f"p-values Holm-corrected for the {len(rows)} comparisons. {found} difference(s) "
-         f"remain significant at alpha = {analysis.alpha:g}. Showing the "
+        "ab_tests", title,
+        [f"{len(rows)} template comparison(s) with the pooled two-proportion z-test; p-values "
+         f"corrected ({family.correction}) for the {len(rows)} comparisons. {found} "
+         f"difference(s) remain significant at alpha = {analysis.alpha:g}. Showing the "
          f"{len(shown)} most significant. Pairs mix models: for a decision, run "
          "`rev-analytics ab-test` on two templates (stratified by model)."],
         [Table(columns, shown, "Template pairs (most significant first)")],
-        data=family.to_dict(), available=bool(rows),
+        data=family.to_dict(),
     )
 
 
 def _correlation_section(analysis: Analysis) -> Section:
-    rows = [f.to_dict() for f in analysis.correlation.features]
+    result = analysis.result.correlations
+    title = "What goes with success"
+    if result is None or not result.features:
+        return _unavailable("correlations", title, analysis, "correlations")
     columns = {"feature": "feature", "n": "executions", "r": "r", "ci_low": "CI low",
                "ci_high": "CI high", "p_adjusted": "p (BH)", "significant": "significant",
                "note": "note"}
     return Section(
-        "correlations", "What goes with success",
+        "correlations", title,
         ["Point-biserial correlation of each numeric field with success, Benjamini-Hochberg "
          "corrected. Association, not cause; fields computed from the outcome are flagged."],
-        [Table(columns, rows, "Correlation with success")],
-        data=analysis.correlation.to_dict(), available=bool(rows),
+        [Table(columns, [f.to_dict() for f in result.features], "Correlation with success")],
+        data=result.to_dict(),
+    )
+
+
+def _prediction_section(analysis: Analysis) -> Section:
+    result = analysis.result.prediction
+    title = "Success prediction"
+    if result is None:
+        return _unavailable("prediction", title, analysis, "prediction")
+    models = [{"name": m.name, "roc_auc": m.roc_auc, "roc_auc_fold_sd": m.roc_auc_fold_sd,
+               "brier": m.brier} for m in result.models]
+    best = max(result.models, key=lambda m: m.roc_auc) if result.models else None
+    importances = [{"feature": name, "importance": value} for name, value in
+                   sorted(best.importances.items(), key=lambda kv: -kv[1])] if best else []
+    excluded = [{"feature": k, "reason": v} for k, v in result.excluded.items()]
+    return Section(
+        "prediction", title,
+        [f"Can success be predicted before the outcome is known? {result.folds}-fold "
+         f"cross-validated on {result.sample_size:,} of {result.n:,} executions (base rate "
+         f"{_pct(result.base_rate)}). ROC-AUC 0.5 is chance. Features derived from the "
+         "outcome are excluded (listed below), so the score is not inflated by leakage."],
+        [Table({"name": "model", "roc_auc": "ROC-AUC", "roc_auc_fold_sd": "AUC fold sd",
+                "brier": "Brier score"}, models, "Classifiers"),
+         Table({"feature": "feature", "importance": "permutation importance"}, importances,
+               f"Feature importance ({best.name if best else 'n/a'})"),
+         Table({"feature": "feature", "reason": "why excluded"}, excluded,
+               "Excluded features")],
+        data=result.to_dict(),
+    )
+
+
+def _identification_section(analysis: Analysis, drawn: set[str]) -> Section:
+    result = analysis.result.identification
+    title = "Model identification"
+    if result is None:
+        return _unavailable("identification", title, analysis, "identification")
+    recall = [{"model_id": k, "recall": v} for k, v in result.per_model_recall.items()]
+    return Section(
+        "identification", title,
+        [f"Can the model be told from an execution's observable behaviour? Out-of-fold "
+         f"accuracy {_pct(result.accuracy)} ({1 - analysis.alpha:.0%} CI "
+         f"{_pct(result.accuracy_ci[0])}–{_pct(result.accuracy_ci[1])}) against "
+         f"{_pct(result.chance)} by always guessing the commonest model "
+         f"(p = {result.p_value:.3g}); balanced accuracy {_pct(result.balanced_accuracy)}."],
+        [Table({"model_id": "model", "recall": "share identified"}, recall,
+               "Per-model recall")],
+        figures=[name for name in ("model_identification_confusion",) if name in drawn],
+        data=result.to_dict(),
     )
 
 
 def _figures(frame: pd.DataFrame, analysis: Analysis) -> list[figures.Figure]:
     drawn = [figures.success_heatmap(analysis.cells), figures.network_graph(analysis.cells)]
-    series = [t.buckets.assign(template_id=t.key) for t in analysis.trends[1:]]
+    trends = analysis.result.trends
+    series = [t.buckets.assign(template_id=t.key) for t in trends[1:]]
     if series:
-        bucket = {"h": "hour", "D": "day", "W": "week"}.get(analysis.trends[0].freq, "bucket")
+        bucket = {"h": "hour", "D": "day", "W": "week"}.get(trends[0].freq, "bucket")
         drawn.append(figures.success_time_series(pd.concat(series, ignore_index=True),
                                                  bucket=bucket))
+    identification = analysis.result.identification
+    if identification is not None:
+        drawn.append(figures.confusion_matrix(identification.labels, identification.matrix))
     drawn.append(figures.distributions(frame))
     return drawn
 

@@ -9,6 +9,7 @@ The wording says what to do; ``evidence`` says why, with numbers.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -63,7 +64,8 @@ def recommendations_and_risks(
             f"Revise or retire template {row['template_id']}", evidence, severity,
             row["template_id"]))
 
-    for change in analysis.changes.degraded:
+    changes = analysis.result.changes
+    for change in (changes.degraded if changes else []):
         evidence = (f"success fell from {_pct(change.rate_before)} (n={change.n_before:,}) to "
                     f"{_pct(change.rate_after)} (n={change.n_after:,}) around "
                     f"{change.changed_at:%Y-%m-%d %H:%M} UTC; CUSUM p = {change.p_adjusted:.3g} "
@@ -75,7 +77,7 @@ def recommendations_and_risks(
             f"Find what changed for template {change.template_id}", evidence, "high",
             change.template_id))
 
-    for trend in analysis.trends[1:]:
+    for trend in analysis.result.trends[1:]:
         if trend.direction == "declining":
             risks.append(Recommendation(
                 f"Template {trend.key} is declining",
@@ -88,7 +90,8 @@ def recommendations_and_risks(
                 f"Model {row['model_id']} is below the {target:.0%} target",
                 f"success {_interval(row, confidence)}", "medium", row["model_id"]))
 
-    discoveries = sorted(analysis.comparisons.discoveries, key=lambda c: c.p_adjusted)
+    family = analysis.result.comparisons
+    discoveries = sorted(family.discoveries if family else [], key=lambda c: c.p_adjusted)
     for comparison in discoveries[:3]:
         better, worse = ((comparison.b, comparison.a) if comparison.difference > 0
                          else (comparison.a, comparison.b))
@@ -118,8 +121,10 @@ def recommendations_and_risks(
                 f"{float(priciest['cost_per_success']) / median:.1f}x the median template "
                 f"(${median:.4f})", "medium", str(priciest["template_id"])))
 
-    testable = [t for t in analysis.discrimination.templates
-                if t.p_adjusted < analysis.alpha and t.cramers_v == t.cramers_v]
+    discrimination = analysis.result.discrimination
+    testable = [t for t in (discrimination.templates if discrimination else ())
+                if t.p_adjusted < analysis.alpha
+                and all(math.isfinite(v) for v in (t.cramers_v, t.v_ci_low, t.v_ci_high))]
     if testable:
         best_v = testable[0]
         actions.append(Recommendation(

@@ -31,11 +31,20 @@ class WrittenReport:
     figures: tuple[Path, ...]
 
 
-def resolve_output_dir(out: str | Path) -> Path:
-    """``out`` as an absolute directory, created if needed; refused if it is a file."""
+def check_output_dir(out: str | Path) -> Path:
+    """``out`` resolved to an absolute path, refused if it exists and is not a directory.
+
+    Creates nothing: call it before a long computation to fail fast.
+    """
     directory = Path(out).expanduser().resolve()
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"--out {directory} exists and is not a directory")
+    return directory
+
+
+def resolve_output_dir(out: str | Path) -> Path:
+    """``out`` as an absolute directory, created if needed; refused if it is a file."""
+    directory = check_output_dir(out)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -8,6 +8,7 @@ import math
 from analytics.load import load_executions
 from analytics.report import build_report, write_report
 from analytics.report.build import DEFAULT_TARGET
+from analytics.report.write import check_output_dir
 from rev_analytics.cli import add_option
 from rev_analytics.commands._progress import progress_bar
 from rev_analytics.commands._selection import add_selection_options, describe, selection_from_args
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     selection = selection_from_args(args)
     alpha = _fraction("--alpha", args.alpha)
     target = _fraction("--target", args.target)
+    check_output_dir(args.out)  # fail before minutes of work, not after
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=None)
         frame = load_executions(args.db, selection)

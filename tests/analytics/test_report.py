@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from storage.sqlite_store import SqliteStore
 from tests.analytics.report_data import MISSING_CELL, make_events, write_store
 
 SECTIONS = ["templates", "models", "heatmap", "discrimination", "trends", "cost", "ab_tests",
-            "correlations"]
+            "correlations", "prediction", "identification"]
 
 
 def strict_json(path: Path) -> Any:
@@ -169,10 +170,14 @@ def test_degenerate_data_still_gives_a_nan_free_report(tmp_path: Path) -> None:
     assert written.html.read_text().count("<script") == 0
 
 
-def test_rewriting_into_the_same_directory_replaces_the_report(store: Path, tmp_path: Path) -> None:
-    frame = load_executions(store)
-    first = write_report(build_report(frame), tmp_path)
-    first_id = strict_json(first.json)["report_id"]
-    second = write_report(build_report(frame), tmp_path)
-    assert strict_json(second.json)["report_id"] != first_id  # ids never collide
-    assert not [p for p in tmp_path.rglob("*partial*")]
+def test_rewriting_into_the_same_directory_replaces_the_report(tmp_path: Path) -> None:
+    report = build_report(load_executions(write_store(tmp_path / "s.db", make_events(300))))
+    out = tmp_path / "out"
+    write_report(report, out)
+    (out / "report.json").write_text("stale")
+    second = write_report(report, out)
+    assert strict_json(second.json)["report_id"] == report.report_id
+    assert strict_json(second.json)["headline"]["executions"] == 300
+    # Ids carry a random part: two reports in the same second never overwrite each other.
+    assert re.fullmatch(r"report-\d{8}T\d{6}Z-[0-9a-f]{8}", report.report_id)
+    assert not [p for p in out.rglob("*partial*")]
