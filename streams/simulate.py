@@ -19,8 +19,9 @@ sampling, so the truth behind any run is :meth:`Workload.ground_truth`:
   from its success logit from the change point on, which lies at
   :data:`CHANGE_FRACTION` of the event-time span.
 
-Event times are spread evenly (with jitter) over ``[start, start + span)``
-and come out in time order, with time-ordered UUIDv7 event ids derived from
+Event times cover ``[start, start + span)`` with a daily traffic cycle (busiest
+around :data:`PEAK_HOUR_UTC`, :data:`DIURNAL_AMPLITUDE` around the mean) and
+come out in time order, with time-ordered UUIDv7 event ids derived from
 the seed, so runs are reproducible and friendly to the store's unique index.
 
 :func:`synthetic_prompt_events` yields decoded :class:`PromptEvent` records
@@ -105,6 +106,9 @@ DEGRADING_TEMPLATE = "instruction_following"
 DEGRADATION_LOGIT = -1.6
 CHANGE_FRACTION = 0.6
 DIFFICULTY_LOGIT = -0.45
+DIURNAL_AMPLITUDE = 0.5
+"""Traffic swings between 0.5x and 1.5x of its mean over a day."""
+PEAK_HOUR_UTC = 15.0
 PROMPTS_PER_TEMPLATE = 400
 DIFFICULTY_PROBABILITIES = (0.15, 0.25, 0.30, 0.20, 0.10)
 ERROR_TYPE_PROBABILITY = 0.35
@@ -207,6 +211,7 @@ INVALID_KINDS: tuple[str, ...] = (
     "difficulty_out_of_range",
     "newer_schema_version",
     "control_character_in_prompt_id",
+    "prompt_id_too_long",
 )
 """The kinds of malformed entries :func:`synthetic_events` can inject."""
 
@@ -232,6 +237,8 @@ def _corrupt(fields: dict[str, str], kind: str) -> None:
         fields["schema_version"] = str(SCHEMA_VERSION + 98)
     elif kind == "control_character_in_prompt_id":
         fields["prompt_id"] = fields["prompt_id"] + "\x07"
+    elif kind == "prompt_id_too_long":
+        fields["prompt_id"] = fields["prompt_id"] + "/" + "x" * 300
     else:  # pragma: no cover - INVALID_KINDS is the closed list
         raise ValueError(kind)
 
@@ -282,6 +289,7 @@ class Workload:
         else:
             self.start = float(start)
         self.change_seconds = self.start + CHANGE_FRACTION * self.span_seconds
+        self._time_grid: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
 
     def ground_truth(self) -> GroundTruth:
         """The true success probabilities, the degrading template and its change time."""
@@ -363,12 +371,25 @@ class Workload:
                 _corrupt(fields, kind)
             yield fields, kind
 
+    def _event_times(self, quantiles: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # Inverse of the cumulative traffic intensity, tabulated on a fine grid.
+        if self._time_grid is None:
+            grid = np.linspace(0.0, self.span_seconds, 20_001)
+            hours = ((self.start + grid) % 86400.0) / 3600.0
+            intensity = 1.0 + DIURNAL_AMPLITUDE * np.cos(2 * np.pi * (hours - PEAK_HOUR_UTC) / 24)
+            steps = (intensity[1:] + intensity[:-1]) / 2 * np.diff(grid)
+            cumulative = np.concatenate(([0.0], np.cumsum(steps)))
+            self._time_grid = (grid, cumulative / cumulative[-1])
+        grid, cumulative = self._time_grid
+        offsets = np.interp(quantiles, cumulative, grid)
+        return self.start + np.minimum(offsets, np.nextafter(self.span_seconds, 0.0))
+
     def _chunk(
         self, rng: np.random.Generator, first: int, size: int, count: int
     ) -> Iterator[PromptEvent]:
         index = np.arange(first, first + size, dtype=np.int64)
-        step = self.span_seconds / count
-        seconds = np.round((self.start + (index + rng.random(size)) * step) * 1e6) / 1e6
+        quantiles = (index + rng.random(size)) / count  # stratified: sorted, no gaps
+        seconds = np.round(self._event_times(quantiles) * 1e6) / 1e6
         template = rng.choice(len(TEMPLATES), size=size, p=_TEMPLATE_WEIGHTS)
         model = rng.choice(len(MODELS), size=size, p=_MODEL_WEIGHTS)
         prompt = rng.integers(0, PROMPTS_PER_TEMPLATE, size=size)

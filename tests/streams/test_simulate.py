@@ -14,12 +14,13 @@ import pytest
 from rev_analytics.errors import ConfigError, InvalidEventError
 from storage.sqlite_store import open_store
 from streams.quality import composite_quality
-from streams.schema import PromptEvent, decode_entry
+from streams.schema import DEAD_LETTER_REASONS, PromptEvent, decode_entry
 from streams.simulate import (
     CHANGE_FRACTION,
     DEGRADING_TEMPLATE,
     INVALID_KINDS,
     MODELS,
+    PEAK_HOUR_UTC,
     TEMPLATES,
     Workload,
     synthetic_events,
@@ -201,6 +202,30 @@ def test_invalid_injection_makes_dead_letters_of_every_kind() -> None:
         else:
             with pytest.raises(InvalidEventError):
                 decode_entry("1772323200000-0", fields, now=NOW)
+
+
+def test_invalid_kinds_cover_the_dead_letter_reasons() -> None:
+    labelled = Workload(4, start=START, span_seconds=SPAN).labelled_wire_events(
+        3000, invalid_fraction=0.5)
+    reasons = set()
+    for fields, kind in labelled:
+        if kind is not None:
+            with pytest.raises(InvalidEventError) as info:
+                decode_entry("1772323200000-0", fields, now=NOW)
+            reasons.add(info.value.reason)
+    # Everything a str-valued entry can break (bad_encoding needs raw bytes).
+    assert reasons == set(DEAD_LETTER_REASONS) - {"bad_encoding"}
+
+
+def test_traffic_follows_a_daily_cycle(many_events: list[PromptEvent]) -> None:
+    per_hour = [0] * 24
+    for event in many_events:
+        per_hour[datetime.fromtimestamp(event.timestamp, UTC).hour] += 1
+    busiest = max(range(24), key=per_hour.__getitem__)
+    quietest = min(range(24), key=per_hour.__getitem__)
+    assert abs(busiest - PEAK_HOUR_UTC) <= 1
+    assert abs(quietest - (PEAK_HOUR_UTC + 12) % 24) <= 1
+    assert 2.0 < per_hour[busiest] / per_hour[quietest] < 4.0
 
 
 def test_live_mode_stamps_the_wall_clock() -> None:
