@@ -266,7 +266,14 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     except RecursionError:
         raise InvalidEventError("metadata", "is nested too deeply") from None
-    if len(text.encode()) > MAX_METADATA_BYTES:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        # A "\ud800" escape in the JSON decodes to a lone surrogate, which has
+        # no UTF-8 form: keep such strings escaped instead of failing the window.
+        text = json.dumps(document, separators=(",", ":"))
+        size = len(text)
+    if size > MAX_METADATA_BYTES:
         raise InvalidEventError(
             "metadata",
             f"with {len(extras)} unknown extra field(s) kept in it, is larger than "

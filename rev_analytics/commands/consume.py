@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="entries per XREADGROUP")
     add_option(parser, "--dead-letter-maxlen", type=positive_int, default=100_000,
                help="approximate cap of the dead-letter stream")
+    add_option(parser, "--sqlite-busy-timeout", type=positive_float, default=5.0,
+               help="seconds a commit waits for a lock held by another SQLite connection "
+                    "before it fails and is retried with backoff")
     add_option(parser, "--metrics-addr", default="0.0.0.0",
                help="address of the /metrics endpoint (expose it only to Prometheus)")
     add_option(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
@@ -78,6 +81,7 @@ def settings_from_args(args: argparse.Namespace) -> ConsumerSettings:
         batch_within=args.batch_within,
         read_count=args.read_count,
         dead_letter_maxlen=args.dead_letter_maxlen,
+        sqlite_busy_timeout=args.sqlite_busy_timeout,
         metrics_enabled=not args.no_metrics,
         metrics_addr=args.metrics_addr,
         metrics_port=args.metrics_port,
