@@ -21,7 +21,7 @@ p = 1 and a note; an arm with no executions is an :class:`AnalysisError`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from statsmodels.stats.contingency_tables import StratifiedTable
 
 from analytics.intervals import DIFFERENCE_CI_METHOD, difference_interval, score_statistic
 from analytics.jsonsafe import finite_or_none, jsonable
-from analytics.load import Selection, load_executions
+from analytics.load import Selection, load_executions, load_outcome_counts
 from analytics.sequential import SequentialResult, sequential_test
 from rev_analytics.errors import AnalysisError
 
@@ -183,9 +183,21 @@ def pooled_z(a: ArmSummary, b: ArmSummary) -> tuple[float, float]:
     return z, float(2.0 * norm.sf(abs(z)))
 
 
-def _arm(frame: pd.DataFrame, template: str) -> ArmSummary:
-    rows = frame["success"][frame["template_id"] == template]
-    return ArmSummary(template, int(rows.size), int(rows.sum()))
+def outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Executions and successes per (template_id, model_id): all the z/CMH tests need."""
+    keys = ["template_id", "model_id"] if "model_id" in frame else ["template_id"]
+    counts = (
+        frame.groupby(keys, observed=True)["success"].agg(["size", "sum"])
+        .rename(columns={"size": "n", "sum": "successes"}).reset_index()
+    )
+    if "model_id" not in counts:
+        counts["model_id"] = None
+    return counts.astype({"n": "int64", "successes": "int64"})
+
+
+def _arm(counts: pd.DataFrame, template: str) -> ArmSummary:
+    rows = counts[counts["template_id"] == template]
+    return ArmSummary(template, int(rows["n"].sum()), int(rows["successes"].sum()))
 
 
 def _small_counts(a: ArmSummary, b: ArmSummary) -> bool:
@@ -197,25 +209,18 @@ def _small_counts(a: ArmSummary, b: ArmSummary) -> bool:
 
 
 def stratified_by_model(
-    frame: pd.DataFrame, a_template: str, b_template: str, *, alpha: float, pooled_difference: float
+    counts: pd.DataFrame, a_template: str, b_template: str, *, alpha: float,
+    pooled_difference: float,
 ) -> StratifiedResult | None:
-    """CMH test across models; ``None`` when fewer than two models ran both templates."""
-    counts = (
-        frame.groupby(["model_id", "template_id"], observed=True)["success"]
-        .agg(["size", "sum"])
-    )
+    """CMH test across models; ``None`` when fewer than two models ran both templates.
+
+    ``counts`` is :func:`outcome_counts` output.
+    """
     strata: list[Stratum] = []
-    for model_id in sorted(counts.index.get_level_values(0).unique()):
-        per_model = counts.loc[model_id]
-        if a_template not in per_model.index or b_template not in per_model.index:
-            continue
-        strata.append(Stratum(
-            str(model_id),
-            ArmSummary(a_template, int(per_model.loc[a_template, "size"]),
-                       int(per_model.loc[a_template, "sum"])),
-            ArmSummary(b_template, int(per_model.loc[b_template, "size"]),
-                       int(per_model.loc[b_template, "sum"])),
-        ))
+    for model_id, per_model in counts.dropna(subset=["model_id"]).groupby("model_id", sort=True):
+        a_arm, b_arm = _arm(per_model, a_template), _arm(per_model, b_template)
+        if a_arm.n and b_arm.n:
+            strata.append(Stratum(str(model_id), a_arm, b_arm))
     if len(strata) < 2:
         return None
     weights = np.array([s.a.n * s.b.n / (s.a.n + s.b.n) for s in strata])
@@ -317,16 +322,41 @@ def ab_test(
     sequential parts, ``model_id`` and ``timestamp``; other templates are
     ignored. ``model`` restricts both arms to one model.
     """
+    data = frame[frame["template_id"].isin([a, b])]
+    if model is not None:
+        data = data[data["model_id"] == model]
+    result = ab_test_counts(
+        outcome_counts(data), a, b, model=model, alpha=alpha, min_effect=min_effect
+    )
+    if sequential:
+        result = replace(result, sequential=sequential_test(
+            data, b, alpha=alpha, tau=max(min_effect, 0.01)
+        ))
+    return result
+
+
+def ab_test_counts(
+    counts: pd.DataFrame,
+    a: str,
+    b: str,
+    *,
+    model: str | None = None,
+    alpha: float = 0.05,
+    min_effect: float = 0.05,
+) -> ABTestResult:
+    """:func:`ab_test` on per-(template, model) counts (``template_id, model_id, n, successes``).
+
+    What the CLI uses: the store aggregates, so no execution rows are loaded.
+    """
     if not 0.0 < alpha < 1.0:
         raise AnalysisError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0.0 <= min_effect < 1.0:
         raise AnalysisError(f"min-effect must be in [0, 1), got {min_effect}")
     if a == b:
         raise AnalysisError("the two arms must be different templates")
-    data = frame[frame["template_id"].isin([a, b])]
     if model is not None:
-        data = data[data["model_id"] == model]
-    arm_a, arm_b = _arm(data, a), _arm(data, b)
+        counts = counts[counts["model_id"] == model]
+    arm_a, arm_b = _arm(counts, a), _arm(counts, b)
     scope = f" on model {model}" if model is not None else ""
     for arm in (arm_a, arm_b):
         if arm.n == 0:
@@ -363,19 +393,14 @@ def ab_test(
     practical = significant and abs(difference) >= min_effect
     required = required_sample_size(h, alpha)
     stratified = None
-    if model is None and "model_id" in data:
+    if model is None:
         stratified = stratified_by_model(
-            data, a, b, alpha=alpha, pooled_difference=difference
+            counts, a, b, alpha=alpha, pooled_difference=difference
         )
         if stratified is not None and stratified.reverses_pooled:
             notes.append(
                 "Simpson's paradox: the model-stratified direction differs from the pooled one"
             )
-    sequential_result = None
-    if sequential:
-        sequential_result = sequential_test(
-            data, b, alpha=alpha, tau=max(min_effect, 0.01)
-        )
     return ABTestResult(
         a=arm_a, b=arm_b, model=model, alpha=alpha, min_effect=min_effect,
         difference=difference, ci_low=ci_low, ci_high=ci_high, z=z, z_p_value=z_p,
@@ -388,7 +413,7 @@ def ab_test(
             ci=(ci_low, ci_high), min_effect=min_effect, alpha=alpha,
             required_n=required, stratified=stratified,
         ),
-        notes=tuple(notes), stratified=stratified, sequential=sequential_result,
+        notes=tuple(notes), stratified=stratified,
     )
 
 
@@ -403,12 +428,20 @@ def run_ab_test(
     min_effect: float = 0.05,
     sequential: bool = False,
 ) -> ABTestResult:
-    """Load the two templates' executions from the store and run :func:`ab_test`."""
+    """Run :func:`ab_test` on the store.
+
+    Without ``sequential`` only per-(template, model) counts are read (SQLite
+    aggregates over its template index); the sequential test needs every
+    execution of the two templates in event-time order.
+    """
     base = selection or Selection()
     narrowed = Selection(
         since=base.since, until=base.until, templates=[a, b],
         models=[model] if model is not None else base.models, domains=base.domains,
     )
-    frame = load_executions(db_path, narrowed, columns=AB_COLUMNS)
-    return ab_test(frame, a, b, model=model, alpha=alpha, min_effect=min_effect,
-                   sequential=sequential)
+    if sequential:
+        frame = load_executions(db_path, narrowed, columns=AB_COLUMNS)
+        return ab_test(frame, a, b, model=model, alpha=alpha, min_effect=min_effect,
+                       sequential=True)
+    counts = load_outcome_counts(db_path, narrowed)
+    return ab_test_counts(counts, a, b, model=model, alpha=alpha, min_effect=min_effect)

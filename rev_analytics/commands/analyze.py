@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.analyze import SECTIONS, AnalysisReport, run_analysis
-from analytics.load import load_executions
+from analytics.load import STATISTICS_COLUMNS, load_executions
 from rev_analytics.cli import add_option
 from rev_analytics.commands._progress import progress_bar
 from rev_analytics.commands._selection import add_selection_options, describe, selection_from_args
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     selection = selection_from_args(args)
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=len(SECTIONS))
-        frame = load_executions(args.db, selection)
+        frame = load_executions(args.db, selection, columns=STATISTICS_COLUMNS)
         if frame.empty:
             bar.stop()
             print(f"nothing to analyse: no executions in {describe(selection)} of {args.db}")
