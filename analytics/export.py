@@ -272,14 +272,43 @@ def export_history(
     other than Parquet, or an ``out`` that exists; ``StorageError`` when the
     store cannot be read. An empty selection writes a valid, empty export.
     """
+    _check_options(fmt, partition_by_date, chunk_rows)
+    target = resolve_output(out)
+    conn = connect_readonly(db_path)
+    try:
+        return export_from_connection(conn, target, fmt, selection,
+                                      partition_by_date=partition_by_date,
+                                      chunk_rows=chunk_rows, progress=progress)
+    finally:
+        conn.close()
+
+
+def _check_options(fmt: str, partition_by_date: bool, chunk_rows: int) -> None:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if partition_by_date and fmt != "parquet":
         raise ConfigError("partitioning by date is only available for the parquet format")
     if chunk_rows < 1:
         raise ConfigError(f"chunk size must be positive, got {chunk_rows}")
+
+
+def export_from_connection(
+    conn: sqlite3.Connection,
+    out: str | Path,
+    fmt: str,
+    selection: Selection | None = None,
+    *,
+    partition_by_date: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Like :func:`export_history`, reading through an open connection to a store.
+
+    For callers that own a connection (e.g. an in-memory store); the caller
+    keeps ownership and must not use it from another thread meanwhile.
+    """
+    _check_options(fmt, partition_by_date, chunk_rows)
     target = resolve_output(out)
-    conn = connect_readonly(db_path)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     sink: _Sink
     if fmt == "csv":
@@ -291,9 +320,11 @@ def export_history(
     else:
         sink = _ParquetSink(partial)
     written = 0
+    # One read transaction: a consumer writing meanwhile cannot make the export torn.
+    own_transaction = not conn.in_transaction
     try:
-        # One read transaction: a consumer writing meanwhile cannot make the export torn.
-        conn.execute("BEGIN")
+        if own_transaction:
+            conn.execute("BEGIN")
         for rows in iter_row_chunks(conn, selection, chunk_rows):
             sink.write(rows)
             written += len(rows)
@@ -309,5 +340,6 @@ def export_history(
             partial.unlink(missing_ok=True)
         raise
     finally:
-        conn.close()
+        if own_transaction and conn.in_transaction:
+            conn.rollback()  # read-only: ends the snapshot
     return ExportResult(path=target, format=fmt, rows=written, partitions=sink.partitions)

@@ -111,32 +111,46 @@ def _top(values: pd.Series, limit: int) -> list[object]:
     return list(values.sort_values(ascending=False, kind="stable").index[:limit])
 
 
-def success_heatmap(rates: RateTable, *, title: str = "Success rate, template x model") \
-        -> Figure:
+def success_heatmap(
+    rates: RateTable, *, title: str = "Success rate, template x model",
+    templates: Sequence[str] | None = None, models: Sequence[str] | None = None,
+) -> Figure:
     """Template x model success rates; a combination never executed is drawn as missing.
 
-    ``rates`` must be grouped by ``("template_id", "model_id")``. The returned
-    data is the matrix drawn (NaN where there were no executions) with the
-    executions per cell in ``Figure.data.attrs["n"]``.
+    ``rates`` must be grouped by ``("template_id", "model_id")``. Rows and
+    columns are the busiest templates and models, or exactly ``templates`` /
+    ``models`` when given (requested ids without executions show as missing).
+    The returned data is the matrix drawn (NaN where there were no
+    executions) with the executions per cell in ``Figure.data.attrs["n"]``.
     """
     frame = rates.frame
-    if frame.empty:
+    if frame.empty and not (templates and models):
         raise ValueError("success_heatmap: no rates to draw")
     template_totals = frame.groupby("template_id", dropna=False)["n"].sum()
     model_totals = frame.groupby("model_id", dropna=False)["n"].sum()
-    templates = _top(template_totals, MAX_HEATMAP_TEMPLATES)
-    models = _top(model_totals, MAX_HEATMAP_MODELS)
-    matrix = rates.pivot("template_id", "model_id", "rate").reindex(index=templates,
-                                                                    columns=models)
-    counts = rates.pivot("template_id", "model_id", "n").reindex(index=templates, columns=models)
-    capped = len(template_totals) > len(templates) or len(model_totals) > len(models)
+    if templates:
+        template_totals = template_totals.reindex(list(templates), fill_value=0)
+    if models:
+        model_totals = model_totals.reindex(list(models), fill_value=0)
+    rows: list[Any] = list(templates) if templates else _top(template_totals,
+                                                             MAX_HEATMAP_TEMPLATES)
+    columns: list[Any] = list(models) if models else _top(model_totals, MAX_HEATMAP_MODELS)
+    if frame.empty:
+        matrix = pd.DataFrame(np.nan, index=rows, columns=columns)
+        counts = matrix.copy()
+    else:
+        matrix = rates.pivot("template_id", "model_id", "rate").reindex(index=rows,
+                                                                        columns=columns)
+        counts = rates.pivot("template_id", "model_id", "n").reindex(index=rows,
+                                                                     columns=columns)
+    capped = len(template_totals) > len(rows) or len(model_totals) > len(columns)
     if capped:
-        title += f" (busiest {len(templates)} templates, {len(models)} models)"
+        title += f" (busiest {len(rows)} templates, {len(columns)} models)"
 
     values = matrix.to_numpy(dtype=float)
     count_values = counts.to_numpy(dtype=float)
-    width = max(5.0, 1.2 + 0.9 * len(models))
-    height = max(3.0, 1.2 + 0.38 * len(templates))
+    width = max(5.0, 1.2 + 0.9 * len(columns))
+    height = max(3.0, 1.2 + 0.38 * len(rows))
     with _canvas(width, height) as figure:
         axes = figure.add_subplot()
         colormap = matplotlib.colormaps[CONTINUOUS].with_extremes(bad=MISSING_COLOUR)
@@ -154,9 +168,9 @@ def success_heatmap(rates: RateTable, *, title: str = "Success rate, template x 
                 colour = "black" if value > 0.6 else "white"
                 axes.text(col, row, f"{value:.0%}\nn={n}", ha="center", va="center",
                           fontsize=7, color=colour)
-        axes.set_xticks(range(len(models)), [short_label(m) for m in models], rotation=30,
+        axes.set_xticks(range(len(columns)), [short_label(m) for m in columns], rotation=30,
                         ha="right")
-        axes.set_yticks(range(len(templates)), [short_label(t) for t in templates])
+        axes.set_yticks(range(len(rows)), [short_label(t) for t in rows])
         axes.set_xlabel("model")
         axes.set_ylabel("template")
         axes.set_title(title)
