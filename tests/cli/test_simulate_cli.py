@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from typing import cast
 
 import pytest
 import redis
@@ -16,7 +17,8 @@ from tests.redis_server import free_port
 
 def _decoded(client: redis.Redis, stream: str) -> tuple[list[PromptEvent], int]:
     events, invalid = [], 0
-    for entry_id, fields in client.xrange(stream):
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(stream))
+    for entry_id, fields in entries:
         try:
             events.append(decode_entry(entry_id, fields))
         except Exception:

@@ -8,7 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -34,8 +34,11 @@ def _event(**overrides: Any) -> dict[str, Any]:
     return fields
 
 
-def _entries(client: redis.Redis, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    return list(client.xrange(stream))
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def _entries(client: redis.Redis, stream: str) -> Entries:
+    return cast(Entries, client.xrange(stream))
 
 
 def test_publish_returns_the_event_id_that_lands_in_the_stream(
@@ -181,7 +184,7 @@ def test_producer_blocks_through_a_redis_restart_and_publishes_once() -> None:
             restarter.join()
         waited = time.monotonic() - began
         client = server.client()
-        entries = client.xrange("retry:stream")  # a fresh server: only what came after
+        entries = _entries(client, "retry:stream")  # a fresh server: only what came after
         producer.close()
         client.close()
     assert waited >= 0.7  # it really waited for the server to come back
@@ -308,7 +311,12 @@ def test_async_producer_retries_through_a_redis_restart() -> None:
             await producer.publish(_event(prompt_id="before"))
             server.stop()
             loop = asyncio.get_running_loop()
-            restart = loop.run_in_executor(None, lambda: (time.sleep(0.8), server.start()))
+
+            def restart_later() -> None:
+                time.sleep(0.8)
+                server.start()
+
+            restart = loop.run_in_executor(None, restart_later)
             event_id = await producer.publish(_event(prompt_id="during"))
             await restart
             return event_id
@@ -318,7 +326,7 @@ def test_async_producer_retries_through_a_redis_restart() -> None:
         event_id = asyncio.run(run(server))
         waited = time.monotonic() - began
         client = server.client()
-        entries = client.xrange("retry:async")
+        entries = _entries(client, "retry:async")
         client.close()
     assert waited >= 0.7
     assert [decode_entry(i, f).event_id for i, f in entries] == [event_id]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -37,6 +37,10 @@ BASE: dict[str, str] = {
     "model_id": "llama_70b",
     "success": "1",
 }
+
+
+def _entries(client: redis.Redis, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    return cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(stream))
 
 
 def _full_event(stream_id: str = "") -> PromptEvent:
@@ -70,8 +74,8 @@ def test_every_contract_field_round_trips_through_redis(
     original = _full_event()
     fields = encode_event(original)
     assert set(fields) == set(KNOWN_FIELDS)  # nothing missing, nothing extra
-    entry_id = redis_client.xadd(stream_key, fields)  # type: ignore[arg-type]
-    [(read_id, raw)] = redis_client.xrange(stream_key)
+    entry_id = cast(bytes, redis_client.xadd(stream_key, fields))  # type: ignore[arg-type]
+    [(read_id, raw)] = _entries(redis_client, stream_key)
     assert read_id == entry_id
     decoded = decode_entry(read_id, raw, now=NOW)
     assert decoded == original._replace(stream_id=entry_id.decode())
@@ -80,8 +84,9 @@ def test_every_contract_field_round_trips_through_redis(
 def test_round_trip_of_a_failure_with_only_required_fields(
     redis_client: redis.Redis, stream_key: str
 ) -> None:
-    entry_id = redis_client.xadd(stream_key, {**BASE, "success": "FALSE"})
-    [(read_id, raw)] = redis_client.xrange(stream_key)
+    fields: dict[Any, Any] = {**BASE, "success": "FALSE"}
+    entry_id = cast(bytes, redis_client.xadd(stream_key, fields))
+    [(read_id, raw)] = _entries(redis_client, stream_key)
     decoded = decode_entry(read_id, raw)
     assert decoded.success is False
     assert decoded.event_id == decoded.stream_id == entry_id.decode()
