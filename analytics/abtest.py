@@ -163,13 +163,15 @@ def cohens_h(rate_b: float, rate_a: float) -> float:
 def required_sample_size(h: float, alpha: float = 0.05, power: float = POWER) -> int | None:
     """Executions per arm to detect effect size ``h`` two-sided at ``alpha`` with ``power``.
 
-    The normal approximation on the arcsine scale, n = ((z_{1-alpha/2} + z_power) / h)^2
-    (what statsmodels' NormalIndPower solves, minus the negligible far tail).
+    The normal approximation on the arcsine scale: each arm's 2 asin(sqrt(p))
+    has variance 1/n, their difference 2/n, so n = 2 ((z_{1-alpha/2} + z_power) / h)^2
+    (Cohen's tables; what statsmodels' NormalIndPower solves, minus the
+    negligible far tail).
     ``None`` when h = 0: no sample size detects a zero effect.
     """
     if abs(h) < 1e-12:
         return None
-    n = ((norm.ppf(1.0 - alpha / 2.0) + norm.ppf(power)) / abs(h)) ** 2
+    n = 2.0 * ((norm.ppf(1.0 - alpha / 2.0) + norm.ppf(power)) / abs(h)) ** 2
     return math.ceil(n)
 
 
