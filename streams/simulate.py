@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -248,10 +247,15 @@ def _uuid7_texts(
 ) -> list[str]:
     # RFC 9562 layout: 48-bit ms time, version 7, 12 bits counter, variant, 62 random bits.
     # The counter (running index) keeps ids strictly ordered within one millisecond.
+    # Formatting the two 64-bit halves directly is ~5x faster than uuid.UUID(int=...).
+    high = (millis.astype(np.uint64) << np.uint64(16)) | np.uint64(0x7000) | (
+        index.astype(np.uint64) & np.uint64(0xFFF))
+    low = rand_b | np.uint64(0x8000000000000000)
     out = []
-    for ms, counter, tail in zip(millis.tolist(), index.tolist(), rand_b.tolist(), strict=True):
-        value = (ms << 80) | (0x7 << 76) | ((counter & 0xFFF) << 64) | (0b10 << 62) | tail
-        out.append(str(uuid.UUID(int=value)))
+    for hi, lo in zip(high.tolist(), low.tolist(), strict=True):
+        a = f"{hi:016x}"
+        b = f"{lo:016x}"
+        out.append(f"{a[:8]}-{a[8:12]}-{a[12:]}-{b[:4]}-{b[4:]}")
     return out
 
 
