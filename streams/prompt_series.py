@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 
 from prometheus_client.core import (
@@ -80,6 +81,15 @@ _SWEEP_SECONDS = 60.0
 
 # PromptEvent is a tuple: item getters read its fields at C speed.
 _TIMESTAMP = itemgetter(PromptEvent._fields.index("timestamp"))
+_TEMPLATE_ID = itemgetter(PromptEvent._fields.index("template_id"))
+_EXECUTION_TIME = itemgetter(PromptEvent._fields.index("execution_time"))
+_COST = itemgetter(PromptEvent._fields.index("cost"))
+_SCORE_FIELDS = itemgetter(
+    *(PromptEvent._fields.index(f"{name}_score") for name in ("discrimination", "behavioral",
+                                                              "quality"))
+)
+_TOO_OLD = -1
+"""Minute placeholder for events older than every window (counted, never rolled)."""
 _OUTCOME_KEY = itemgetter(
     *(PromptEvent._fields.index(name) for name in ("template_id", "model_id", "success"))
 )
@@ -179,38 +189,20 @@ class PromptSeries:
         """
         if not events:
             return
+        now = self._clock()
         minutes = [int(seconds // SECONDS_PER_MINUTE) for seconds in map(_TIMESTAMP, events)]
+        oldest = int(now // SECONDS_PER_MINUTE) - self._ratio.span
+        if min(minutes) <= oldest:
+            # A backlog: events older than every window only count in the
+            # counters, so they need no minute of their own (one group, not many).
+            minutes = [minute if minute > oldest else _TOO_OLD for minute in minutes]
         outcomes = Counter(zip(map(_OUTCOME_KEY, events), minutes, strict=True))
-        durations: dict[str, list[float]] = {}
-        costs: dict[str, list[float]] = {}
-        scores: dict[tuple[str, int], list[float]] = {}
-        for e, minute in zip(events, minutes, strict=True):
-            template_id = e.template_id
-            value = e.execution_time
-            if value is not None:
-                durations.setdefault(template_id, []).append(value)
-            value = e.cost
-            if value is not None:
-                costs.setdefault(template_id, []).append(value)
-            d, b, q = e.discrimination_score, e.behavioral_score, e.quality_score
-            if d is None and b is None and q is None:
-                continue
-            vector = scores.get((template_id, minute))
-            if vector is None:
-                vector = scores[(template_id, minute)] = [0.0] * 7
-            vector[0] += 1
-            if d is not None:
-                vector[1] += 1
-                vector[2] += d
-            if b is not None:
-                vector[3] += 1
-                vector[4] += b
-            if q is not None:
-                vector[5] += 1
-                vector[6] += q
+        templates = list(map(_TEMPLATE_ID, events))
+        durations = _by_template(templates, list(map(_EXECUTION_TIME, events)))
+        costs = _by_template(templates, list(map(_COST, events)))
+        scores = _score_sums(templates, minutes, events)
 
         with self._lock:
-            now = self._clock()
             self._advance(now)
             labels = self._resolve_all(outcomes, now)
             ratio: dict[tuple[tuple[str, str], int], list[int]] = {}
@@ -224,6 +216,8 @@ class PromptSeries:
                 ok = n if raw_key[2] else 0
                 pair.successes += ok
                 pair.failures += n - ok
+                if minute == _TOO_OLD:
+                    continue
                 vector_n = ratio.get((key, minute))
                 if vector_n is None:
                     ratio[(key, minute)] = [n, ok]
@@ -262,9 +256,9 @@ class PromptSeries:
 
     @staticmethod
     def _observe(histogram: _Histogram, values: list[float]) -> None:
-        bounds, counts = histogram.bounds, histogram.counts
-        for value in values:
-            counts[bisect_left(bounds, value)] += 1
+        counts = histogram.counts
+        for index, n in Counter(map(partial(bisect_left, histogram.bounds), values)).items():
+            counts[index] += n
         histogram.total += sum(values)
         histogram.observed += len(values)
 
@@ -400,6 +394,45 @@ class PromptSeries:
                     add(f"{name}_count{{{labels}}} {histogram.observed}\n"
                         f"{name}_sum{{{labels}}} {histogram.total!r}\n")
         return "".join(out)
+
+
+def _by_template(templates: list[str], values: list[float | None]) -> dict[str, list[float]]:
+    """The non-missing ``values`` grouped by their event's template."""
+    grouped: dict[str, list[float]] = {}
+    for template_id, value in zip(templates, values, strict=True):
+        if value is None:
+            continue
+        found = grouped.get(template_id)
+        if found is None:
+            grouped[template_id] = [value]
+        else:
+            found.append(value)
+    return grouped
+
+
+def _score_sums(
+    templates: list[str], minutes: list[int], events: Sequence[PromptEvent]
+) -> dict[tuple[str, int], list[float]]:
+    """[events, n, sum] x 3 scores per (template, minute), for the rolling means."""
+    sums: dict[tuple[str, int], list[float]] = {}
+    for template_id, minute, (d, b, q) in zip(templates, minutes, map(_SCORE_FIELDS, events),
+                                              strict=True):
+        if minute == _TOO_OLD or (d is None and b is None and q is None):
+            continue
+        vector = sums.get((template_id, minute))
+        if vector is None:
+            vector = sums[(template_id, minute)] = [0.0] * 7
+        vector[0] += 1
+        if d is not None:
+            vector[1] += 1
+            vector[2] += d
+        if b is not None:
+            vector[3] += 1
+            vector[4] += b
+        if q is not None:
+            vector[5] += 1
+            vector[6] += q
+    return sums
 
 
 def _header(name: str, kind: str) -> str:

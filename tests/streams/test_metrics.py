@@ -131,6 +131,16 @@ def test_late_events_count_in_counters_but_not_in_windows(metrics: ConsumerMetri
                      window=window) is None
 
 
+def test_a_window_mixing_a_backlog_and_live_events(metrics: ConsumerMetrics) -> None:
+    backlog = outcomes("a", "m", 5, 5, T0 - 2 * 3600) + outcomes("a", "m", 1, 0, T0 - 7200.5)
+    live = outcomes("a", "m", 3, 1, T0 - 10)
+    metrics.record_committed(backlog + live, 14, 0.0)
+    assert value(metrics, "rev_prompt_executions_total", template_id="a", model_id="m",
+                 outcome="success") == 9
+    assert value(metrics, "rev_prompt_success_ratio", template_id="a", model_id="m",
+                 window="1h") == pytest.approx(0.75), "only the live events are rolled"
+
+
 def test_score_means_latency_and_cost(metrics: ConsumerMetrics) -> None:
     window = [
         event("a", "m", True, T0, 0, execution_time=0.2, cost=0.002, discrimination_score=0.2,
