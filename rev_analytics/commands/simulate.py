@@ -155,6 +155,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG} {NAME}: error: lost Redis at {redact_url(url)} after {published} "
               f"events: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        # Say how far it got; the CLI frame turns the interrupt into exit 130.
+        print(f"{PROG} {NAME}: published {published} of {args.events} events before the "
+              "interrupt", file=sys.stderr)
+        raise
     finally:
         client.close()
     elapsed = max(time.monotonic() - began, 1e-9)

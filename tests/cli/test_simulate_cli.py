@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -166,3 +168,25 @@ def test_unreachable_redis_is_exit_1_with_the_password_redacted() -> None:
     assert "cannot reach Redis" in result.stderr
     assert "hunter2" not in result.stderr and "admin:***@" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_interrupt_reports_progress_and_exits_130(redis_url: str, stream_key: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rev_analytics", "simulate", "--redis-url", redis_url,
+         "--stream", stream_key, "--events", "100000", "--rate", "200"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 30
+    while client.xlen(stream_key) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    published = client.xlen(stream_key)
+    client.close()
+    assert process.returncode == 130
+    match = re.search(r"published (\d+) of 100000 events before the interrupt", err)
+    assert match, err
+    # At most one pipeline (20 events at this rate) can be in flight when the signal lands.
+    assert published - 20 <= int(match.group(1)) <= published < 100000
+    assert "Traceback" not in err
