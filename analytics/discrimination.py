@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import chi2_contingency, ncx2, t
-from statsmodels.stats.multitest import multipletests
 
 from analytics.jsonsafe import jsonable
+from analytics.multiple import adjust_p_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ def discrimination_power(frame: pd.DataFrame, *, alpha: float = 0.05) -> Discrim
             "score_n": int(np.isfinite(scores).sum()), "note": note,
         })
     if rows:
-        adjusted = multipletests([row["p_value"] for row in rows], method="holm")[1]
+        adjusted = adjust_p_values([row["p_value"] for row in rows], "holm")[1]
         for row, value in zip(rows, adjusted, strict=True):
             row["p_adjusted"] = float(value)
     rows.sort(key=lambda row: (-row["cramers_v"], -row["v_ci_low"], row["template_id"]))

@@ -68,8 +68,13 @@ def preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnTr
 
 
 def as_model_input(frame: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
-    """Categorical columns as plain strings ("<none>" for missing) for the encoder."""
+    """Categorical columns as integer codes (missing = its own code) for the encoder.
+
+    One-hot encoding integer codes is several times faster than encoding
+    strings, and it runs once per fold and per permutation.
+    """
     data = frame.copy()
     for column in categorical:
-        data[column] = data[column].astype(object).where(data[column].notna(), "<none>").astype(str)
+        codes = pd.Categorical(data[column].astype(object).where(data[column].notna(), "<none>"))
+        data[column] = codes.codes.astype(np.int64)
     return data

@@ -91,7 +91,7 @@ def identify_models(
     categorical: Sequence[str] = CONTEXT_CATEGORICAL,
     max_rows: int = DEFAULT_MAX_ROWS,
     seed: int = 0,
-    n_estimators: int = 100,
+    n_estimators: int = 60,
     alpha: float = 0.05,
 ) -> IdentificationResult:
     """Cross-validated model identification from observable execution features."""

@@ -181,7 +181,7 @@ def predict_success(
     categorical: Sequence[str] = CANDIDATE_CATEGORICAL,
     max_rows: int = DEFAULT_MAX_ROWS,
     seed: int = 0,
-    n_estimators: int = 100,
+    n_estimators: int = 60,
 ) -> PredictionResult:
     """Cross-validated success prediction without outcome-derived features."""
     if frame.empty:

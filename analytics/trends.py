@@ -25,10 +25,10 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.stats import kstwobign, norm
 from scipy.stats import t as t_dist
-from statsmodels.stats.multitest import multipletests
 
 from analytics.intervals import wilson_interval
 from analytics.jsonsafe import jsonable
+from analytics.multiple import adjust_p_values
 
 MIN_CHANGE_EXECUTIONS = 30
 _DAY = pd.Timedelta(days=1)
@@ -238,7 +238,7 @@ def detect_changes(frame: pd.DataFrame, *, alpha: float = 0.05) -> ChangeDetecti
             "n_before": int(before.size), "n_after": int(after.size),
         })
     if rows:
-        reject, adjusted, _, _ = multipletests([r["p_value"] for r in rows], alpha, "holm")
+        reject, adjusted = adjust_p_values([r["p_value"] for r in rows], "holm", alpha)
         for row, flag, value in zip(rows, reject, adjusted, strict=True):
             row["p_adjusted"], row["significant"] = float(value), bool(flag)
     return ChangeDetection(alpha, tuple(ChangePoint(**row) for row in rows))
