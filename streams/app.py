@@ -70,7 +70,11 @@ class RedisReader(Service):
             while not self.source.stopping.is_set():
                 if time.monotonic() >= next_claim:
                     claimed = await self.source.claim_stale()
-                    next_claim = time.monotonic() + claim_every
+                    # A full sweep means more idle entries wait (a dead sibling's
+                    # whole window): sweep again after the next read, not in
+                    # claim_idle / 2, or reclaiming 10k entries takes minutes.
+                    full = len(claimed) >= self.settings.read_count
+                    next_claim = time.monotonic() + (0.0 if full else claim_every)
                     if len(claimed):
                         await self._send(claimed)
                 chunk = await self.source.next_chunk()

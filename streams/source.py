@@ -144,6 +144,7 @@ class RedisSource:
         self.ack_deadline: float | None = None
         self.in_flight: set[str] = set()
         self._outage_started: float | None = None
+        self._connected_reported = False
         self._own_pending_done = False
         self._pending_cursor = "0-0"
         self._claim_cursor = "0-0"
@@ -205,6 +206,10 @@ class RedisSource:
             )
 
     def _note_recovery(self) -> None:
+        if not self._connected_reported:
+            # The gauge starts at 0; the first success must raise it, not only a recovery.
+            self._connected_reported = True
+            self.observer.set_redis_connected(True)
         if self._outage_started is not None:
             lasted = time.monotonic() - self._outage_started
             self._outage_started = None
