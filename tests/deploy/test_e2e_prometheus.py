@@ -10,7 +10,8 @@ HTTP API and checks
   stream, decoded with the consumer's own decoder;
 * the recorded success ratio per template against the same truth;
 * that the low-success alert becomes pending (``for: 10m`` keeps it from
-  firing within a test) for a template made to fail, and for no healthy one.
+  firing within a test) for a template made to fail, and for no healthy one;
+* that every Grafana panel's query returns data from the live stack.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import yaml
 
 from streams.schema import decode_entry, encode_event
 from tests.deploy.promql import RULES_DIR
+from tests.deploy.test_grafana import expressions as panel_expressions
 from tests.redis_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -251,3 +253,17 @@ def test_prometheus_records_true_ratios_and_alerts_on_a_failing_template(
                       timeout=30)
     assert alerts[FAILING] in ("pending", "firing")
     assert not clearly_healthy & set(alerts), (alerts, rate)
+
+    # 4. Every dashboard panel's query returns data from this live stack.
+    # Redis < 7 cannot tell a group's lag (XINFO GROUPS has no 'lag'): then the
+    # lag series is absent, by design, rather than a made-up 0.
+    client = redis.Redis.from_url(redis_url)
+    lag_known = int(client.info("server")["redis_version"].split(".")[0]) >= 7
+    client.close()
+    for where, expr in panel_expressions().items():
+        if where.startswith("annotation"):
+            continue  # firing alerts only: none fire within a test (for: 10m)
+        if "rev_consumer_lag_events" in expr and not lag_known:
+            assert not prometheus.query(expr), "lag exported although Redis cannot know it"
+            continue
+        assert prometheus.query(expr), f"dashboard panel {where!r} shows no data"
