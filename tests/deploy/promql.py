@@ -74,7 +74,7 @@ def exported_names() -> set[str]:
 
 
 def recorded_names() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for path in RULES_DIR.glob("*.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
             names.update(rule["record"] for rule in group["rules"] if "record" in rule)

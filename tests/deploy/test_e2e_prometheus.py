@@ -174,7 +174,8 @@ def ground_truth(url: str, stream: str) -> dict[str, tuple[int, int]]:
     client = redis.Redis.from_url(url)
     truth: dict[str, tuple[int, int]] = {}
     try:
-        for entry_id, fields in client.xrange(stream):
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(stream)  # type: ignore[assignment]
+        for entry_id, fields in entries:
             event = decode_entry(entry_id, fields)
             ok, n = truth.get(event.template_id, (0, 0))
             truth[event.template_id] = (ok + event.success, n + 1)
@@ -221,12 +222,12 @@ def test_prometheus_records_true_ratios_and_alerts_on_a_failing_template(
     # 2. The recorded ratio (rate-based, over 5 minutes) agrees with the truth.
     # rate() cannot see the events already counted at a series' first scrape
     # (about the first second of ~10), so allow for that sampling error.
-    recorded = wait_for(
-        "the recording rule to cover every template",
-        lambda: (r := prometheus.by_template("template:rev_prompt_success:ratio_rate5m"))
-        and set(r) == set(truth) and r,
-        timeout=30,
-    )
+    def recorded_ratios() -> dict[str, float] | None:
+        found = prometheus.by_template("template:rev_prompt_success:ratio_rate5m")
+        return found if set(found) == set(truth) else None
+
+    recorded = wait_for("the recording rule to cover every template", recorded_ratios,
+                        timeout=30)
     for template, (ok, n) in truth.items():
         if n < 100:
             continue

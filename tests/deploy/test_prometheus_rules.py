@@ -22,7 +22,7 @@ RULE_TESTS = PROMETHEUS / "tests" / "alerts_test.yml"
 
 
 def rules(kind: str) -> list[dict]:
-    found = []
+    found: list[dict] = []
     for path in sorted(RULES_DIR.glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             found.extend(rule for rule in group["rules"] if kind in rule)
@@ -49,7 +49,8 @@ def test_alert_unit_tests_pass() -> None:
 
 def test_every_alert_has_a_firing_and_a_silent_case() -> None:
     cases = yaml.safe_load(RULE_TESTS.read_text())["tests"]
-    firing, silent = set(), set()
+    firing: set[str] = set()
+    silent: set[str] = set()
     for case in cases:
         for check in case.get("alert_rule_test", []):
             (firing if check["exp_alerts"] else silent).add(check["alertname"])

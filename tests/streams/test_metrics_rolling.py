@@ -82,8 +82,9 @@ def test_forget_drops_keys_everywhere() -> None:
 
 
 def test_add_requires_a_current_time() -> None:
+    sums: RollingSums[str] = RollingSums(WINDOWS, 1)
     with pytest.raises(RuntimeError):
-        RollingSums(WINDOWS, 1).add("a", T0, (1,))
+        sums.add("a", T0, (1,))
 
 
 @pytest.mark.parametrize(
