@@ -150,3 +150,20 @@ def test_dockerfile_copies_what_exists_and_runs_the_cli() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".git" in ignored and "tests" in ignored
     assert shutil.which("rev-analytics"), "the entry point the image runs is installed"
+
+
+@pytest.mark.parametrize("name", ["consumer", "simulator"])
+def test_service_commands_are_valid_cli_invocations(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compose commands parse with the real CLI (environment included)."""
+    from rev_analytics.cli import build_parser
+
+    service = services()[name]
+    for variable, value in service["environment"].items():
+        monkeypatch.setenv(variable, value)
+    args = build_parser().parse_args(service["command"])
+    assert args.command == service["command"][0]
+    assert args.redis_url == "redis://redis:6379/0"
+    if name == "consumer":
+        assert args.db.startswith("/data/"), "the database must live in the named volume"
