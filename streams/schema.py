@@ -50,6 +50,9 @@ DEAD_LETTER_REASONS = (REASON_MISSING, REASON_INVALID, REASON_ENCODING, REASON_T
                        REASON_VERSION)
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Python's int()/float() also accept "1_000" and non-ASCII digits such as "٣";
+# the wire format is plain ASCII decimal, as every other client writes it.
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 
@@ -137,10 +140,9 @@ def _optional_int(fields: dict[str, str], name: str, low: int, high: int) -> int
     raw = fields.get(name)
     if not raw:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidEventError(name, f"must be an integer, got {_preview(raw)}") from None
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidEventError(name, f"must be an integer, got {_preview(raw)}")
+    value = int(raw)
     if not low <= value <= high:
         raise InvalidEventError(name, f"must be between {low} and {high}, got {value}")
     return value
@@ -153,6 +155,8 @@ def _optional_float(
     if not raw:
         return None
     try:
+        if not raw.isascii() or "_" in raw:
+            raise ValueError
         value = float(raw)
     except ValueError:
         raise InvalidEventError(name, f"must be a number, got {_preview(raw)}") from None
@@ -260,12 +264,20 @@ def _metadata(fields: dict[str, str], extras: dict[str, str]) -> str | None:
             )
         if not extras:
             return raw
+        if EXTRA_FIELDS_KEY in loaded:
+            raise InvalidEventError(
+                "metadata",
+                f"key {EXTRA_FIELDS_KEY!r} is reserved for unknown extra fields "
+                f"({', '.join(sorted(extras)[:3])}...)",
+            )
         document = loaded
     document[EXTRA_FIELDS_KEY] = extras
     try:
-        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except RecursionError:
         raise InvalidEventError("metadata", "is nested too deeply") from None
+    except ValueError:  # e.g. 1e400 parsed as inf: it has no JSON spelling
+        raise InvalidEventError("metadata", "holds a number out of range") from None
     try:
         size = len(text.encode())
     except UnicodeEncodeError:

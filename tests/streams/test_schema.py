@@ -383,3 +383,23 @@ def test_valid_events_decode_to_what_was_encoded(
         assert json.loads(decoded.metadata or "") == expected_metadata
     else:
         assert decoded.metadata is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"difficulty_level": "٣"}, "difficulty_level"),  # non-ASCII digit
+        ({"response_length": "1_000"}, "response_length"),  # Python-only spelling
+        ({"cost": "1_0.5"}, "cost"),
+        ({"execution_time": "１.５"}, "execution_time"),  # full-width digits
+        ({"metadata": '{"_extra": 1}', "rev_run": "r1"}, "metadata"),  # reserved key
+        ({"metadata": '{"a": 1e400}', "rev_run": "r1"}, "metadata"),  # no JSON spelling
+    ],
+)
+def test_numbers_and_metadata_are_plain_json_and_ascii(
+    overrides: dict[str, str], field: str
+) -> None:
+    fields = {"prompt_id": "p", "template_id": "t", "model_id": "m", "success": "1", **overrides}
+    with pytest.raises(InvalidEventError) as caught:
+        decode_entry("1764316341000-0", fields, now=1764316341.0)
+    assert caught.value.field == field
