@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from rev_analytics.errors import StorageError
 from storage.sqlite_store import TABLE, format_timestamp
@@ -116,7 +114,7 @@ def _select(columns: Sequence[str], where: str) -> str:
     return f"SELECT {', '.join(expressions)} FROM {TABLE}{where}"
 
 
-def _arrow_via_adbc(db_path: Path, query: str, params: list[str]) -> pa.Table | None:
+def _arrow_via_adbc(db_path: Path, query: str, params: list[str]) -> Any:
     try:
         import adbc_driver_sqlite.dbapi as adbc
     except ImportError:  # optional accelerator
@@ -170,7 +168,10 @@ def load_executions(
     return _finish(_from_arrow(table, columns))
 
 
-def _from_arrow(table: pa.Table, columns: Sequence[str]) -> pd.DataFrame:
+def _from_arrow(table: Any, columns: Sequence[str]) -> pd.DataFrame:
+    import pyarrow as pa  # imported here: CLI start-up should not pay for it
+    import pyarrow.compute as pc
+
     arrays: dict[str, Any] = {}
     for column in columns:
         values = table.column(column)

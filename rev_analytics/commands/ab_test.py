@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
-from analytics.abtest import ABTestResult, run_ab_test
-from analytics.load import Selection
 from rev_analytics.cli import add_option
 from rev_analytics.commands._selection import add_selection_options, selection_from_args
 from rev_analytics.errors import ConfigError
+
+if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up would pay for it
+    from rich.console import Console
+
+    from analytics.abtest import ABTestResult
+    from analytics.load import Selection
 
 NAME = "ab-test"
 HELP = "two-template A/B test on success rate (pooled z-test, interval, effect size, strata)"
@@ -47,6 +49,8 @@ def selection_for(args: argparse.Namespace) -> Selection:
 
 def render(result: ABTestResult, console: Console) -> None:
     """A readable summary: arms, the comparison and the recommendation."""
+    from rich.table import Table
+
     scope = f" on model {result.model}" if result.model else ""
     arms = Table(title=f"A/B test{scope}: {result.b.template_id} vs {result.a.template_id}")
     for column in ("arm", "template", "executions", "successes", "rate"):
@@ -94,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     min_effect = float(args.min_effect)
     if not math.isfinite(min_effect) or not 0.0 <= min_effect < 1.0:
         raise ConfigError(f"--min-effect must be in [0, 1), got {args.min_effect}")
+    from rich.console import Console
+
+    from analytics.abtest import run_ab_test
+
     result = run_ab_test(
         args.db, args.a, args.b, selection=selection_for(args), model=args.model,
         alpha=alpha, min_effect=min_effect, sequential=bool(args.sequential),

@@ -6,16 +6,17 @@ import argparse
 import json
 import math
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
-from analytics.analyze import SECTIONS, AnalysisReport, run_analysis
-from analytics.load import STATISTICS_COLUMNS, load_executions
 from rev_analytics.cli import add_option
 from rev_analytics.commands._progress import progress_bar
 from rev_analytics.commands._selection import add_selection_options, describe, selection_from_args
 from rev_analytics.errors import ConfigError
+
+if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up would pay for it
+    from rich.console import Console
+
+    from analytics.analyze import AnalysisReport
 
 NAME = "analyze"
 HELP = ("success rates, template comparisons, discrimination power, trends and change points, "
@@ -42,6 +43,8 @@ def _pct(value: float | None) -> str:
 
 def render(report: AnalysisReport, console: Console) -> None:
     """The readable tables: the most decision-relevant rows of each section."""
+    from rich.table import Table
+
     o = report.overview
     console.print(
         f"[bold]{o.n:,} executions[/bold], {o.templates} templates, {o.models} models, "
@@ -131,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     alpha = float(args.alpha)
     if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
+    from rich.console import Console
+
+    from analytics.analyze import SECTIONS, run_analysis
+    from analytics.load import STATISTICS_COLUMNS, load_executions
+
     selection = selection_from_args(args)
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=len(SECTIONS))
