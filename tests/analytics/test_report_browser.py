@@ -113,5 +113,9 @@ def test_hostile_ids_are_shown_as_text_and_never_run(browser: Browser, report_di
             assert hostile in cells, f"{hostile!r} not shown verbatim"
         assert not any("127.0.0.1:9" in url or "x.invalid" in url for url in requests)
         assert errors == []
+        # report.json keeps the ids verbatim (it is data, not markup).
+        document = json.loads((report_dir / "report.json").read_text())
+        listed = {row["template_id"] for row in document["sections"][0]["data"]["all"]["rows"]}
+        assert {SCRIPT_ID, ONERROR_ID, REMOTE_ID} <= listed
     finally:
         page.close()
