@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from analytics.load import Selection
 from rev_analytics.cli import add_option
@@ -26,10 +27,21 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
                help="event time to stop before (exclusive; same format as --since)")
     add_option(parser, "--days", metavar="N",
                help="only the last N days (up to now); not together with --since")
-    add_option(parser, "--templates", metavar="ID[,ID...]", action="append",
+    add_option(parser, "--templates", metavar="ID[,ID...]", action=_IdList,
                help="only these template ids (comma-separated, repeatable)")
-    add_option(parser, "--models", metavar="ID[,ID...]", action="append",
+    add_option(parser, "--models", metavar="ID[,ID...]", action=_IdList,
                help="only these model ids (comma-separated, repeatable)")
+
+
+class _IdList(argparse.Action):
+    """Collects comma-separated ids over repeated flags; flags replace an environment default."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, None)
+        collected = [] if current is None or current is self.default else list(current)
+        collected.extend(_ids(values) or [])
+        setattr(namespace, self.dest, collected)
 
 
 def parse_time(flag: str, text: str) -> datetime:

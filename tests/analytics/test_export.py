@@ -207,3 +207,16 @@ def test_cli_export(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
                  str(tmp_path / "z.csv"), "--since", "yesterday"]) == 2
     err = capsys.readouterr().err
     assert "--since" in err and "Traceback" not in err
+
+
+def test_options_read_the_environment_and_flags_win(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REV_ANALYTICS_DB", str(store))
+    monkeypatch.setenv("REV_ANALYTICS_FORMAT", "parquet")
+    monkeypatch.setenv("REV_ANALYTICS_TEMPLATES", "tpl_good,tpl_bad")
+    assert main(["export", "--out", str(tmp_path / "env.parquet")]) == 0
+    assert set(pq.read_table(tmp_path / "env.parquet")["template_id"].to_pylist()) == \
+        {"tpl_good", "tpl_bad"}
+    assert main(["export", "--out", str(tmp_path / "flag.parquet"), "--templates", "tpl_mid"]) == 0
+    assert set(pq.read_table(tmp_path / "flag.parquet")["template_id"].to_pylist()) == {"tpl_mid"}
