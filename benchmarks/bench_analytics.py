@@ -89,6 +89,21 @@ def naive_load(path: Path) -> pd.DataFrame:
     return typed(frame)
 
 
+def one_forest_fit(sample: pd.DataFrame) -> None:
+    """The design document's measurement: one random forest trained on 10k executions."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    from analytics.features import as_model_input, preprocessor
+    from analytics.prediction import CANDIDATE_CATEGORICAL, CANDIDATE_NUMERIC, screen_features
+
+    y = sample["success"].to_numpy(dtype=int)
+    num, cat, _ = screen_features(sample, CANDIDATE_NUMERIC, CANDIDATE_CATEGORICAL, y)
+    model = Pipeline([("prep", preprocessor(num, cat)), ("model", RandomForestClassifier(
+        n_estimators=100, n_jobs=2, random_state=0))])
+    model.fit(as_model_input(sample[[*num, *cat]], cat), y)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -191,12 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     _, corr_seconds = timed(lambda: correlations(thirty_days))
     sample = frame.iloc[rng.choice(len(frame), size=min(10_000, len(frame)), replace=False)]
     _, forest_seconds = timed(lambda: predict_success(sample, max_rows=10_000))
+    _, one_forest = timed(lambda: one_forest_fit(sample))
     print(f"design floor: A/B on 1000 samples {small_ab * 1000:.1f} ms (< 100 ms); "
           f"correlations on 30 days ({len(thirty_days):,} rows) {corr_seconds * 1000:.0f} ms "
           f"(< 200 ms); success prediction on 10k rows (LR + RF, 5-fold CV, permutation "
-          f"importances) {forest_seconds:.2f} s (design: one RF fit < 2 s)")
+          f"importances) {forest_seconds:.2f} s; one random-forest fit on 10k rows "
+          f"{one_forest:.2f} s (< 2 s)")
     if small_ab >= 0.1:
         failures.append(f"A/B on 1000 samples took {small_ab * 1000:.0f} ms")
+    if one_forest >= 2.0:
+        failures.append(f"one random-forest fit took {one_forest:.2f} s")
     if corr_seconds >= 0.2:
         failures.append(f"correlations took {corr_seconds * 1000:.0f} ms")
     for failure in failures:
