@@ -61,6 +61,7 @@ class Consumer:
         self.app, self.channel = build_app(settings, self.processor)
         self.reader = RedisReader(self.source, self.channel, settings, self.observer)
         self._started = 0.0
+        self._reading = False
 
     async def start(self) -> None:
         self._started = time.monotonic()
@@ -69,6 +70,7 @@ class Consumer:
         # Kafka recovery normally resumes flow control; without Kafka we must.
         self.app.flow_control.resume()
         await self.app.add_runtime_dependency(self.reader)
+        self._reading = True
         log.info(
             "consuming %r as %r/%r from %s into %s",
             self.settings.stream, self.settings.group, self.settings.consumer,
@@ -97,7 +99,9 @@ class Consumer:
         self.sink.give_up_at = deadline
         self.source.stopping.set()
         self.sink.stopping.set()
-        clean = await self._drain(deadline)
+        # A start that failed (e.g. the database locked at open) has nothing to
+        # drain: waiting for a reader that never ran would hang the exit 30 s.
+        clean = await self._drain(deadline) if self._reading else True
         await self.app.stop()
         await self.source.close()
         await self.sink.close()
