@@ -145,6 +145,7 @@ class ABTestResult:
             "significant": self.significant,
             "practically_significant": self.practically_significant,
             "recommendation": self.recommendation,
+            "note": "; ".join(self.notes) or None,
             "model": self.model, "alpha": self.alpha, "confidence": 1.0 - self.alpha,
             "min_effect": self.min_effect, "test": self.test, "z_p_value": self.z_p_value,
             "fisher_p_value": self.fisher_p_value, "ci_method": self.ci_method,

@@ -52,7 +52,7 @@ def bucket_counts(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
     stamps = frame["timestamp"]
     if freq == "W":  # weeks start on Monday 00:00 UTC
         days = stamps.dt.floor("D")
-        start = days - pd.to_timedelta(days.dt.dayofweek, unit="D")
+        start = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     else:
         start = stamps.dt.floor(freq)
     counts = frame.groupby(start, observed=True)["success"].agg(["size", "sum"])

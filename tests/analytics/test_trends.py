@@ -35,6 +35,18 @@ def test_hourly_buckets_use_the_pandas3_alias() -> None:
     assert buckets["n"].sum() == 30 and len(buckets) == 3
 
 
+def test_bucket_size_follows_the_span_and_weeks_start_on_monday() -> None:
+    from analytics.trends import bucket_frequency
+
+    assert bucket_frequency(START, START + pd.Timedelta(days=2)) == "h"
+    assert bucket_frequency(START, START + pd.Timedelta(days=30)) == "D"
+    assert bucket_frequency(START, START + pd.Timedelta(days=400)) == "W"
+    frame = frame_at([0, 3, 9, 200], [10, 10, 10, 10], [0.5] * 4)
+    weeks = bucket_counts(frame, "W")
+    assert (weeks["bucket"].dt.day_of_week == 0).all() and weeks["n"].sum() == 40
+    assert success_trend(frame).freq == "W"
+
+
 def test_trend_regresses_on_time_with_bucket_sizes_as_weights() -> None:
     # Uneven gaps and sizes: the slope must be per day of event time and equal
     # to an execution-level logistic regression on the bucket time.
