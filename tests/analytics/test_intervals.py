@@ -62,7 +62,9 @@ def test_interval_excludes_zero_exactly_when_pooled_z_rejects() -> None:
     assert disagreements == 0
 
 
-@pytest.mark.parametrize("counts", [(40, 40, 40, 40), (0, 40, 0, 40), (40, 40, 0, 40), (0, 1, 1, 1)])
+@pytest.mark.parametrize(
+    "counts", [(40, 40, 40, 40), (0, 40, 0, 40), (40, 40, 0, 40), (0, 1, 1, 1)]
+)
 def test_degenerate_counts_give_finite_symmetric_sensible_bounds(
     counts: tuple[int, int, int, int],
 ) -> None:
