@@ -25,7 +25,7 @@ from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
 from analytics.load import Selection
 from analytics.rates import RateTable
 from analytics.report.model import Headline, Recommendation, Report, Section, Table
-from analytics.report.recommend import recommendations_and_risks
+from analytics.report.recommend import p_text, recommendations_and_risks
 from rev_analytics.errors import NothingToReportError
 
 DEFAULT_TARGET = 0.80
@@ -261,13 +261,16 @@ def _trends_section(analysis: Analysis, drawn: set[str]) -> Section:
                       "rate_after": "rate after", "p_adjusted": "p (Holm)",
                       "direction": "direction"}
     change_rows = [c.to_dict() for c in changes.changes] if changes else []
+    change_rows.sort(key=lambda row: (not row["significant"], row["p_adjusted"]))
     return Section(
         "trends", title,
         ["Trend: success over event time (quasi-binomial regression on time, buckets weighted "
          "by their executions). Changes: the most likely shift in each template's success rate "
          "(CUSUM), Holm-corrected; 'degraded' means a significant drop."],
         [Table(trend_columns, trend_rows, "Trends (first row: all executions)"),
-         Table(change_columns, change_rows, "Detected changes")],
+         Table(change_columns, change_rows,
+               "Most likely change point per template (significant ones first; 'stable' "
+               "means no real change)")],
         figures=[name for name in ("success_time_series",) if name in drawn],
         data={"trends": [t.to_dict() for t in trends],
               "changes": changes.to_dict() if changes else None},
@@ -374,7 +377,7 @@ def _identification_section(analysis: Analysis, drawn: set[str]) -> Section:
          f"accuracy {_pct(result.accuracy)} ({1 - analysis.alpha:.0%} CI "
          f"{_pct(result.accuracy_ci[0])}–{_pct(result.accuracy_ci[1])}) against "
          f"{_pct(result.chance)} by always guessing the commonest model "
-         f"(p = {result.p_value:.3g}); balanced accuracy {_pct(result.balanced_accuracy)}."],
+         f"({p_text(result.p_value)}); balanced accuracy {_pct(result.balanced_accuracy)}."],
         [Table({"model_id": "model", "recall": "share identified"}, recall,
                "Per-model recall")],
         figures=[name for name in ("model_identification_confusion",) if name in drawn],

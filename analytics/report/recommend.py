@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from analytics.report.build import Analysis
 
 MAX_ITEMS = 12
+_CORRECTIONS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
 
 
 def _pct(value: Any) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def p_text(value: float) -> str:
+    """'p = 0.012', or 'p < 0.0001' (a printed 0 or 1e-140 claims precision nobody has)."""
+    return "p < 0.0001" if value < 1e-4 else f"p = {value:.2g}"
 
 
 def _interval(row: dict[str, Any], confidence: float) -> str:
@@ -68,9 +74,9 @@ def recommendations_and_risks(
     for change in (changes.degraded if changes else []):
         evidence = (f"success fell from {_pct(change.rate_before)} (n={change.n_before:,}) to "
                     f"{_pct(change.rate_after)} (n={change.n_after:,}) around "
-                    f"{change.changed_at:%Y-%m-%d %H:%M} UTC; CUSUM p = {change.p_adjusted:.3g} "
+                    f"{change.changed_at:%Y-%m-%d %H:%M} UTC; CUSUM {p_text(change.p_adjusted)} "
                     "(Holm)" if change.changed_at is not None else
-                    f"CUSUM p = {change.p_adjusted:.3g} (Holm)")
+                    f"CUSUM {p_text(change.p_adjusted)} (Holm)")
         risks.append(Recommendation(f"Template {change.template_id} degraded", evidence,
                                     "high", change.template_id))
         actions.append(Recommendation(
@@ -81,7 +87,7 @@ def recommendations_and_risks(
         if trend.direction == "declining":
             risks.append(Recommendation(
                 f"Template {trend.key} is declining",
-                f"trend {trend.rate_change_per_day:+.2%} per day (p = {trend.p_value:.3g})",
+                f"trend {trend.rate_change_per_day:+.2%} per day ({p_text(trend.p_value)})",
                 "medium", trend.key))
 
     for row in (r.to_dict() for r in analysis.models.rows):
@@ -93,14 +99,17 @@ def recommendations_and_risks(
     family = analysis.result.comparisons
     discoveries = sorted(family.discoveries if family else [], key=lambda c: c.p_adjusted)
     for comparison in discoveries[:3]:
-        better, worse = ((comparison.b, comparison.a) if comparison.difference > 0
-                         else (comparison.a, comparison.b))
+        b_wins = comparison.difference > 0
+        better, worse = (comparison.b, comparison.a) if b_wins else (comparison.a, comparison.b)
+        rates = (comparison.rate_b, comparison.rate_a) if b_wins else \
+            (comparison.rate_a, comparison.rate_b)
+        counts = (comparison.n_b, comparison.n_a) if b_wins else (comparison.n_a, comparison.n_b)
         actions.append(Recommendation(
             f"Prefer template {better} over {worse}",
-            f"difference {abs(comparison.difference):.1%} "
-            f"({_pct(max(comparison.rate_a, comparison.rate_b))} vs "
-            f"{_pct(min(comparison.rate_a, comparison.rate_b))}, n = {comparison.n_a:,} / "
-            f"{comparison.n_b:,}); p = {comparison.p_adjusted:.3g} after Holm correction",
+            f"{_pct(rates[0])} (n={counts[0]:,}) vs {_pct(rates[1])} (n={counts[1]:,}), "
+            f"difference {abs(comparison.difference):.1%}; {p_text(comparison.p_adjusted)} after "
+            f"{_CORRECTIONS.get(family.correction, family.correction) if family else ''} "
+            "correction",
             "medium", better))
 
     if top:
@@ -130,7 +139,7 @@ def recommendations_and_risks(
         actions.append(Recommendation(
             f"Keep template {best_v.template_id} for telling models apart",
             f"Cramér's V {best_v.cramers_v:.2f} (CI {best_v.v_ci_low:.2f}–"
-            f"{best_v.v_ci_high:.2f}), p = {best_v.p_adjusted:.3g} (Holm)", "info",
+            f"{best_v.v_ci_high:.2f}), {p_text(best_v.p_adjusted)} (Holm)", "info",
             best_v.template_id))
 
     templates = analysis.cells.frame["template_id"].nunique()

@@ -20,9 +20,12 @@ import jinja2
 from analytics.report.model import REPORT_SCHEMA_VERSION, Report
 
 _PERCENT_KEYS = frozenset({"rate", "ci_low", "ci_high", "rate_a", "rate_b", "difference",
-                           "rate_before", "rate_after", "success_rate", "rate_change_per_day"})
+                           "rate_before", "rate_after", "success_rate", "rate_change_per_day",
+                           "recall"})
 _P_KEYS = frozenset({"p_value", "p_adjusted", "z_p_value"})
 _MONEY_KEYS = frozenset({"total_cost", "cost_per_success"})
+_TIME_KEYS = frozenset({"changed_at", "first_event", "last_event", "start", "end"})
+_BUCKETS = {"h": "hour", "D": "day", "W": "week"}
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -38,9 +41,10 @@ def format_value(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         if value != value:
             return "—"
+        if key == "rate_change_per_day":
+            return f"{value:+.2%}"
         if key in _PERCENT_KEYS:
-            return f"{value:+.1%}" if key in ("difference", "rate_change_per_day") \
-                else f"{value:.1%}"
+            return f"{value:+.1%}" if key == "difference" else f"{value:.1%}"
         if key in _P_KEYS:
             return f"{value:.3g}" if value >= 1e-4 else "< 0.0001"
         if key in _MONEY_KEYS:
@@ -48,6 +52,13 @@ def format_value(value: Any, key: str = "") -> str:
         return f"{value:.4g}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
+    if key in _TIME_KEYS and isinstance(value, str):
+        try:
+            return format_value(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    if key == "bucket" and value in _BUCKETS:
+        return _BUCKETS[str(value)]
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
