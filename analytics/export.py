@@ -177,15 +177,20 @@ class _Sink:
         raise NotImplementedError
 
 
-class _CsvSink(_Sink):
-    def __init__(self, path: Path) -> None:
-        self._writer = pa_csv.CSVWriter(str(path), SCHEMA)
+class _ArrowSink(_Sink):
+    """CSV or Parquet: an Arrow writer fed one table per chunk."""
+
+    def __init__(self, writer: pa_csv.CSVWriter | pq.ParquetWriter) -> None:
+        self._writer: pa_csv.CSVWriter | pq.ParquetWriter | None = writer
 
     def write(self, chunk: pa.Table) -> None:
+        assert self._writer is not None
         self._writer.write_table(chunk)
 
     def close(self) -> None:
-        self._writer.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class _JsonLinesSink(_Sink):
@@ -203,17 +208,6 @@ class _JsonLinesSink(_Sink):
 
     def close(self) -> None:
         self._file.close()
-
-
-class _ParquetSink(_Sink):
-    def __init__(self, path: Path) -> None:
-        self._writer = pq.ParquetWriter(str(path), SCHEMA, compression="zstd")
-
-    def write(self, chunk: pa.Table) -> None:
-        self._writer.write_table(chunk)
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 class _PartitionedParquetSink(_Sink):
@@ -251,10 +245,12 @@ class _PartitionedParquetSink(_Sink):
 
 def _sink(fmt: str, partition_by_date: bool, partial: Path) -> _Sink:
     if fmt == "csv":
-        return _CsvSink(partial)
+        return _ArrowSink(pa_csv.CSVWriter(str(partial), SCHEMA))
     if fmt == "jsonl":
         return _JsonLinesSink(partial)
-    return _PartitionedParquetSink(partial) if partition_by_date else _ParquetSink(partial)
+    if partition_by_date:
+        return _PartitionedParquetSink(partial)
+    return _ArrowSink(pq.ParquetWriter(str(partial), SCHEMA, compression="zstd"))
 
 
 def _sentinel_select() -> str:
