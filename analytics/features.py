@@ -21,6 +21,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 DEFAULT_MAX_ROWS = 10_000
 
 
+def bootstrap_fraction(rows: int) -> float | None:
+    """Random-forest ``max_samples``: half-size bootstraps on large samples (the same
+    accuracy at half the time), full-size below 2000 rows where halves get too small."""
+    return 0.5 if rows >= 2000 else None
+
+
 def stratified_sample(
     frame: pd.DataFrame, target: str, max_rows: int, seed: int = 0
 ) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from analytics.features import (
     DEFAULT_MAX_ROWS,
     as_model_input,
+    bootstrap_fraction,
     preprocessor,
     stratified_sample,
     usable_columns,
@@ -117,7 +118,8 @@ def identify_models(
     classifier = Pipeline([
         ("prep", preprocessor(num, cat)),
         ("model", RandomForestClassifier(
-            n_estimators=n_estimators, max_depth=14, min_samples_leaf=5, max_samples=0.5,
+            n_estimators=n_estimators, max_depth=14, min_samples_leaf=5,
+            max_samples=bootstrap_fraction(len(sample)),
             n_jobs=2, random_state=seed,
         )),
     ])

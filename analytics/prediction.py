@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline
 from analytics.features import (
     DEFAULT_MAX_ROWS,
     as_model_input,
+    bootstrap_fraction,
     preprocessor,
     stratified_sample,
     usable_columns,
@@ -202,7 +203,8 @@ def predict_success(
         # Shallow-ish trees on half-size bootstrap samples: the same AUC here
         # as fully grown trees, at a fraction of the time.
         "random_forest": RandomForestClassifier(
-            n_estimators=n_estimators, max_depth=10, min_samples_leaf=10, max_samples=0.5,
+            n_estimators=n_estimators, max_depth=10, min_samples_leaf=10,
+            max_samples=bootstrap_fraction(len(sample)),
             max_features="sqrt", n_jobs=2, random_state=seed,
         ),
     }
