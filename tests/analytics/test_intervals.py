@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportions_ztest,
+)
 
 from analytics.intervals import difference_interval, score_statistic, wilson_interval
 
@@ -60,6 +64,17 @@ def test_interval_excludes_zero_exactly_when_pooled_z_rejects() -> None:
         low, high = difference_interval(int(x1), int(n1), int(x2), int(n2))
         disagreements += rejects != (low > 0 or high < 0)
     assert disagreements == 0
+
+
+def test_the_original_wald_pairing_disagrees_where_ours_does_not() -> None:
+    # FINDINGS reference values, then the fault: 2/20 vs 7/20 has pooled
+    # p = 0.058 (not significant) while the unpooled Wald interval excludes 0.
+    wald = confint_proportions_2indep(30, 40, 20, 40, method="wald")
+    assert wald == pytest.approx((0.045022, 0.454978), abs=1e-6)
+    assert proportions_ztest([2, 7], [20, 20])[1] == pytest.approx(0.0583305, abs=1e-6)
+    assert confint_proportions_2indep(2, 20, 7, 20, method="wald")[1] < 0
+    low, high = difference_interval(2, 20, 7, 20)
+    assert low < 0 < high
 
 
 @pytest.mark.parametrize(
