@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up wou
 
 NAME = "ab-test"
 HELP = "two-template A/B test on success rate (pooled z-test, interval, effect size, strata)"
-ORDER = 30
+ORDER = 35
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
