@@ -35,12 +35,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from analytics.defaults import DEFAULT_EXPORT_CHUNK_ROWS, EXPORT_FORMATS
 from analytics.load import Selection, connect_readonly
 from rev_analytics.errors import ConfigError
 from storage.sqlite_store import TABLE
 
-FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
-DEFAULT_CHUNK_ROWS = 50_000
+FORMATS = EXPORT_FORMATS
+DEFAULT_CHUNK_ROWS = DEFAULT_EXPORT_CHUNK_ROWS
 PARTITION_COLUMN = "date"
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from analytics.selection import Selection
 from rev_analytics.errors import StorageError
-from storage.sqlite_store import TABLE, format_timestamp
+from storage.sqlite_store import TABLE
 
 ANALYSIS_COLUMNS: tuple[str, ...] = (
     "event_id", "prompt_id", "template_id", "model_id", "timestamp", "success",
@@ -44,49 +43,6 @@ _STORE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 # ADBC infers each column's Arrow type from the batch; one batch for the whole
 # result means a column that starts with NULLs still gets its real type.
 _ONE_BATCH = str(2**30)
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which executions to read: an event-time range and optional id filters.
-
-    ``since`` is inclusive, ``until`` exclusive; ``None`` means unbounded.
-    """
-
-    since: datetime | None = None
-    until: datetime | None = None
-    templates: Sequence[str] | None = None
-    models: Sequence[str] | None = None
-    domains: Sequence[str] | None = None
-
-    @classmethod
-    def last_days(cls, days: float, now: datetime | None = None, **filters: object) -> Selection:
-        end = now or datetime.now(UTC)
-        return cls(since=end - timedelta(days=days), **filters)  # type: ignore[arg-type]
-
-    def where(self) -> tuple[str, list[str]]:
-        """SQL ``WHERE`` clause and its parameters (always parameterised)."""
-        clauses: list[str] = []
-        params: list[str] = []
-        if self.since is not None:
-            clauses.append("timestamp >= ?")
-            params.append(format_timestamp(_as_utc(self.since).timestamp()))
-        if self.until is not None:
-            clauses.append("timestamp < ?")
-            params.append(format_timestamp(_as_utc(self.until).timestamp()))
-        for column, values in (
-            ("template_id", self.templates),
-            ("model_id", self.models),
-            ("domain", self.domains),
-        ):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
-                params.extend(values)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def connect_readonly(db_path: str | Path) -> sqlite3.Connection:

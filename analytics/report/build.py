@@ -22,13 +22,14 @@ import pandas as pd
 
 from analytics import figures
 from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
+from analytics.defaults import DEFAULT_SUCCESS_TARGET
 from analytics.load import Selection
 from analytics.rates import RateTable
 from analytics.report.model import Headline, Recommendation, Report, Section, Table
 from analytics.report.recommend import p_text, recommendations_and_risks
 from rev_analytics.errors import NothingToReportError
 
-DEFAULT_TARGET = 0.80
+DEFAULT_TARGET = DEFAULT_SUCCESS_TARGET
 """Success rate below which a template is a risk (the alert rule's default threshold)."""
 TOP_N = 5
 MAX_COMPARISON_ROWS = 30

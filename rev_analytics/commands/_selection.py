@@ -14,7 +14,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analytics.load import Selection
+from analytics.selection import Selection
 from rev_analytics.cli import add_option
 from rev_analytics.errors import ConfigError
 

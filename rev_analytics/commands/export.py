@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from analytics.export import DEFAULT_CHUNK_ROWS, FORMATS, count_rows, export_history
+from analytics.defaults import DEFAULT_EXPORT_CHUNK_ROWS, EXPORT_FORMATS
 from rev_analytics.cli import add_option
 from rev_analytics.commands._progress import progress_bar
 from rev_analytics.commands._selection import add_selection_options, describe, selection_from_args
@@ -17,17 +17,19 @@ ORDER = 60
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
-    add_option(parser, "--format", required=True, choices=FORMATS, help="output format")
+    add_option(parser, "--format", required=True, choices=EXPORT_FORMATS, help="output format")
     add_option(parser, "--out", required=True, metavar="PATH",
                help="file to write (a directory with --partition-by date); never overwritten")
     add_option(parser, "--partition-by", choices=["none", "date"], default="none",
                help="parquet only: one Hive-style folder per event date (date=YYYY-MM-DD)")
-    add_option(parser, "--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, metavar="N",
+    add_option(parser, "--chunk-rows", type=int, default=DEFAULT_EXPORT_CHUNK_ROWS, metavar="N",
                help="rows read and written per chunk (bounds memory)")
     add_selection_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from analytics.export import count_rows, export_history  # heavy: Arrow, ADBC
+
     selection = selection_from_args(args)
     if args.chunk_rows < 1:
         raise ConfigError(f"--chunk-rows must be positive, got {args.chunk_rows}")

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from analytics.load import load_executions
-from analytics.report import build_report, write_report
-from analytics.report.build import DEFAULT_TARGET
-from analytics.report.write import check_output_dir
+from analytics.defaults import DEFAULT_SUCCESS_TARGET
 from rev_analytics.cli import add_option
 from rev_analytics.commands._progress import progress_bar
 from rev_analytics.commands._selection import add_selection_options, describe, selection_from_args
@@ -27,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_options(parser)
     add_option(parser, "--alpha", type=float, default=0.05,
                help="significance level for every test and interval")
-    add_option(parser, "--target", type=float, default=DEFAULT_TARGET,
+    add_option(parser, "--target", type=float, default=DEFAULT_SUCCESS_TARGET,
                help="success rate below which a template or model counts as a risk")
 
 
@@ -38,6 +35,12 @@ def _fraction(flag: str, value: float) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: matplotlib and the statistics stack cost seconds to load,
+    # and every other command would pay for them while building the parser.
+    from analytics.load import load_executions
+    from analytics.report import build_report, write_report
+    from analytics.report.write import check_output_dir
+
     selection = selection_from_args(args)
     alpha = _fraction("--alpha", args.alpha)
     target = _fraction("--target", args.target)
