@@ -120,7 +120,7 @@ def identify_models(
         ("model", RandomForestClassifier(
             n_estimators=n_estimators, max_depth=14, min_samples_leaf=5,
             max_samples=bootstrap_fraction(len(sample)),
-            n_jobs=2, random_state=seed,
+            n_jobs=1, random_state=seed,
         )),
     ])
     predicted = cross_val_predict(classifier, inputs, y, cv=folds)

@@ -205,7 +205,7 @@ def predict_success(
         "random_forest": RandomForestClassifier(
             n_estimators=n_estimators, max_depth=10, min_samples_leaf=10,
             max_samples=bootstrap_fraction(len(sample)),
-            max_features="sqrt", n_jobs=2, random_state=seed,
+            max_features="sqrt", n_jobs=1, random_state=seed,
         ),
     }
     models = tuple(
