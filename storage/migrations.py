@@ -63,19 +63,31 @@ def migrate(conn: sqlite3.Connection) -> int:
 
     Each step commits on its own, so an interrupted upgrade resumes where it
     stopped. A database newer than this code is refused by the caller.
+    Each step takes the write lock (``BEGIN IMMEDIATE``) *before* reading the
+    version it starts from: several consumers opening a new database at the
+    same moment then apply each step once instead of racing to create the
+    same table.
     """
     version = current_version(conn)
-    for number in range(version + 1, LATEST_VERSION + 1):
-        with conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            for statement in MIGRATIONS[number - 1]:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                (number, datetime.now(UTC).isoformat()),
-            )
-        version = number
+    while version < LATEST_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = current_version(conn)
+            if version < LATEST_VERSION:
+                number = version + 1
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                for statement in MIGRATIONS[number - 1]:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (number, datetime.now(UTC).isoformat()),
+                )
+                version = number
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
     return version

@@ -60,6 +60,24 @@ def _row(event: PromptEvent, ingested_at: str) -> tuple[object, ...]:
     return tuple(values)
 
 
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to ``timeout`` seconds.
+
+    While another connection is switching the same new file to WAL, SQLite
+    answers "database is locked" at once, without waiting in its busy
+    handler: consumers started together on a new database failed on it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteStore:
     """A SQLite database holding the ``prompt_metrics`` table.
 
@@ -91,7 +109,7 @@ class SqliteStore:
                 self.conn = sqlite3.connect(
                     self.path, timeout=busy_timeout, check_same_thread=False
                 )
-                self.conn.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(self.conn, busy_timeout)
                 self.conn.execute(f"PRAGMA synchronous={synchronous}")
             version = current_version(self.conn)
             if version > LATEST_VERSION:

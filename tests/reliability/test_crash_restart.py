@@ -88,7 +88,7 @@ def test_three_consumers_one_killed_for_good_its_entries_are_reclaimed_within_cl
     redis_url: str, redis_client: redis.Redis, stream_key: str, db_path: Path,
     tmp_path: Path, processes: list[ConsumerProcess],
 ) -> None:
-    claim_idle = 2.0
+    claim_idle = 3.0
     workload = publish_workload(redis_client, stream_key, mixed_workload(30_000))
 
     def start(name: str, *extra: str) -> ConsumerProcess:
@@ -101,16 +101,18 @@ def test_three_consumers_one_killed_for_good_its_entries_are_reclaimed_within_cl
         return proc
 
     # The doomed one holds a long window open, so it surely dies holding entries
-    # (at most batch-max plus the channel's 8 chunks: about 6000).
+    # (at most batch-max plus the channel's 8 chunks: about 6000). It starts
+    # first, so it holds them before the others run; it is killed as soon as
+    # they commit, before its entries have been idle for claim_idle.
     doomed = start("doomed", "--batch-within", "60", "--batch-max", "2000")
-    first, second = start("first"), start("second")
     wait_for(lambda: pending(redis_client, stream_key, "doomed") >= 2000, 60,
              "the doomed consumer to hold entries")
-    wait_for(lambda: row_count(db_path) >= 5_000, 60, "the others to commit")
+    first, second = start("first"), start("second")
+    wait_for(lambda: row_count(db_path) >= 1, 60, "the others to commit")
     doomed.kill()
     killed_at = time.monotonic()
     held = pending(redis_client, stream_key, "doomed")
-    assert held >= 2000
+    assert held >= 1000, held
 
     wait_for(lambda: pending(redis_client, stream_key, "doomed") == 0, 30,
              "the dead consumer's entries to be reclaimed")

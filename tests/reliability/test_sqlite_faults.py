@@ -172,3 +172,29 @@ def test_database_locked_at_start_up_is_a_prompt_one_line_error(
     assert len(errors) == 1 and "database is locked" in errors[0], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert elapsed < 15, f"took {elapsed:.1f} s to give up (it used to hang 30 s)"
+
+
+def _open_new_store(path: str, start_at: float) -> str:
+    from storage.sqlite_store import open_store
+
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        with open_store(path) as store:
+            return f"ok {store.count()}"
+    except Exception as exc:  # reported, not raised: the parent asserts on it
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_consumers_opening_a_new_database_at_the_same_moment_all_succeed(tmp_path: Path) -> None:
+    # Three consumers started together on a fresh file used to race to create
+    # the table ("table prompt_metrics already exists", exit 2).
+    from concurrent.futures import ProcessPoolExecutor
+
+    for attempt in range(5):
+        path = str(tmp_path / f"new-{attempt}.db")
+        start_at = time.time() + 0.5
+        with ProcessPoolExecutor(4) as pool:
+            results = list(pool.map(_open_new_store, [path] * 4, [start_at] * 4))
+        assert results == ["ok 0"] * 4, results
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
