@@ -269,8 +269,8 @@ def consume_args(url: str, db: Path, stream: str, name: str, *extra: str) -> lis
 
 
 def spread(total: int, parts: int, rng: random.Random) -> Sequence[int]:
-    """``parts`` sorted random points in (5 %, 90 %) of ``total``, at least 5 % apart."""
+    """``parts`` sorted random points in (5 %, 80 %) of ``total``, at least 5 % apart."""
     while True:
-        points = sorted(rng.randint(total // 20, total * 9 // 10) for _ in range(parts))
+        points = sorted(rng.randint(total // 20, total * 8 // 10) for _ in range(parts))
         if all(b - a >= total // 20 for a, b in itertools.pairwise(points)):
             return points
