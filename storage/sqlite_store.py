@@ -121,6 +121,12 @@ class SqliteStore:
                 migrate(self.conn)
             elif version == 0:
                 raise StorageError(f"{self.path} is not a rev-analytics database")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                # Another process holds the database: a runtime condition
+                # (exit 1), not bad input (StorageError, exit 2).
+                raise
+            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
 

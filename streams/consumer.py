@@ -112,6 +112,9 @@ class Consumer:
             seconds=time.monotonic() - self._started,
             clean_stop=clean,
         )
+        if not self._reading:
+            log.info("stopped before start-up completed; nothing was read")
+            return stats
         log.info(
             "stopped: %d events committed (%d new rows), %d dead-lettered, %s",
             stats.events_committed, stats.rows_inserted, stats.dead_lettered,

@@ -142,6 +142,8 @@ def _optional_int(fields: dict[str, str], name: str, low: int, high: int) -> int
         return None
     if not _INTEGER.fullmatch(raw):
         raise InvalidEventError(name, f"must be an integer, got {_preview(raw)}")
+    if len(raw) > 40:  # far beyond 64 bits; int() refuses > 4300 digits anyway
+        raise InvalidEventError(name, f"must be between {low} and {high}, got {_preview(raw)}")
     value = int(raw)
     if not low <= value <= high:
         raise InvalidEventError(name, f"must be between {low} and {high}, got {value}")

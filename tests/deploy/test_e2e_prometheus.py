@@ -36,6 +36,7 @@ import redis
 import yaml
 
 from streams.schema import decode_entry, encode_event
+from streams.simulate import TEMPLATES
 from tests.deploy.promql import RULES_DIR
 from tests.deploy.test_grafana import expressions as panel_expressions
 from tests.redis_server import free_port
@@ -184,9 +185,37 @@ def ground_truth(url: str, stream: str) -> dict[str, tuple[int, int]]:
     return truth
 
 
+def warm_up(url: str, stream: str, prometheus: Prometheus) -> None:
+    """One event per template, scraped before the run starts.
+
+    rate() cannot see what a counter had already counted at its series' first
+    scrape. Under load the consumer may commit a large first window before
+    that scrape, and the simulator's degrading template changes rate during
+    the run, so the missing head biased the recorded ratio. With every series
+    already known to Prometheus, rate() sees (almost) the whole run.
+    """
+    client = redis.Redis.from_url(url)
+    try:
+        for template in [*(t.template_id for t in TEMPLATES), FAILING]:
+            client.xadd(stream, encode_event({  # type: ignore[arg-type]
+                "event_id": str(uuid.uuid4()), "prompt_id": "warm-up", "template_id": template,
+                "model_id": "e2e-model", "success": True, "timestamp": time.time(),
+            }))
+    finally:
+        client.close()
+    expected = str(len(TEMPLATES) + 1)
+    wait_for(
+        "Prometheus to scrape the warm-up events",
+        lambda: (prometheus.query("sum(rev_prompt_executions_total)") or [{"value": [0, "0"]}])
+        [0]["value"][1] == expected,
+        timeout=60,
+    )
+
+
 def test_prometheus_records_true_ratios_and_alerts_on_a_failing_template(
     redis_url: str, stream_key: str, prometheus: Prometheus
 ) -> None:
+    warm_up(redis_url, stream_key, prometheus)
     seconds = SIMULATED_EVENTS / RATE
     failing = threading.Thread(target=publish_failing_template,
                                args=(redis_url, stream_key, seconds))
@@ -202,7 +231,7 @@ def test_prometheus_records_true_ratios_and_alerts_on_a_failing_template(
 
     truth = ground_truth(redis_url, stream_key)
     total = sum(n for _, n in truth.values())
-    assert total == SIMULATED_EVENTS + FAILING_EVENTS
+    assert total == SIMULATED_EVENTS + FAILING_EVENTS + len(TEMPLATES) + 1
     wait_for(
         "Prometheus to see every event counted",
         lambda: (prometheus.query("sum(rev_prompt_executions_total)") or [{"value": [0, "0"]}])

@@ -167,8 +167,9 @@ def test_database_locked_at_start_up_is_a_prompt_one_line_error(
     elapsed = time.monotonic() - started
     outsider.execute("ROLLBACK")
 
-    assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    # A locked database is a runtime condition (exit 1), not bad input (exit 2).
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("rev-analytics")]
     assert len(errors) == 1 and "database is locked" in errors[0], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert elapsed < 15, f"took {elapsed:.1f} s to give up (it used to hang 30 s)"
