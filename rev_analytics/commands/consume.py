@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rev_analytics.cli import add_option
+from rev_analytics.commands._argtypes import positive_float, positive_int
 from rev_analytics.settings import (
     DEFAULT_GROUP,
     DEFAULT_METRICS_PORT,
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
 NAME = "consume"
 HELP = "run the consumer: Redis stream -> windows -> SQLite, with /metrics"
 ORDER = 20
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rev_analytics.cli import add_option
+from rev_analytics.commands._argtypes import fraction, positive_float, positive_int
 
 NAME = "demo"
 HELP = ("run everything on embedded defaults: own Redis, simulated REV workload, consumer, "
@@ -13,38 +14,17 @@ HELP = ("run everything on embedded defaults: own Redis, simulated REV workload,
 ORDER = 10
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--out", default="rev-analytics-demo",
                help="directory for the database and the report")
-    add_option(parser, "--events", type=_positive_int, default=20_000,
+    add_option(parser, "--events", type=positive_int, default=20_000,
                help="simulated executions to publish")
-    add_option(parser, "--rate", type=_positive_float, default=5_000.0,
+    add_option(parser, "--rate", type=positive_float, default=5_000.0,
                help="publishing rate, events/s")
     add_option(parser, "--seed", type=int, default=0, help="simulation seed")
-    add_option(parser, "--backfill-days", type=_positive_float, default=7.0,
+    add_option(parser, "--backfill-days", type=positive_float, default=7.0,
                help="spread event times over the past D days so the report shows trends")
-    add_option(parser, "--invalid-fraction", type=_fraction, default=0.005,
+    add_option(parser, "--invalid-fraction", type=fraction, default=0.005,
                help="share of deliberately malformed events (shows the dead-letter path)")
     add_option(parser, "--metrics-port", type=int, default=9464,
                help="port for /metrics on 127.0.0.1 (a free one is used if taken)")
