@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from storage.sqlite_store import SqliteStore
+from streams.backoff import backoff_wait
 from streams.observer import ConsumerObserver
 from streams.schema import PromptEvent
 
@@ -91,12 +92,7 @@ class SqliteSink:
                     raise SinkStopped(
                         f"window of {len(events)} events not committed: {exc}"
                     ) from exc
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
-                else:
-                    await asyncio.sleep(min(delay, 0.2))
+                await backoff_wait(delay, self.stopping)
                 delay = min(delay * 2, self.max_backoff)
                 continue
             elapsed = time.perf_counter() - started

@@ -23,6 +23,7 @@ import redis
 import redis.asyncio as aioredis
 
 from rev_analytics.settings import ConsumerSettings
+from streams.backoff import backoff_wait
 from streams.observer import ConsumerObserver
 from streams.redis_conn import connect_async, redact_url
 
@@ -165,7 +166,7 @@ class RedisSource:
                 self._note_outage(what, exc)
                 if self._should_give_up(settle):
                     raise SourceStopped(f"gave up {what}: Redis unreachable") from exc
-                await self._sleep(delay)
+                await backoff_wait(delay, self.stopping)
                 delay = min(delay * 2, self.max_backoff)
                 continue
             except redis.ResponseError as exc:
@@ -185,15 +186,6 @@ class RedisSource:
         if not settle:
             return True
         return self.ack_deadline is not None and time.monotonic() > self.ack_deadline
-
-    async def _sleep(self, delay: float) -> None:
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
-        except TimeoutError:
-            pass
-        else:
-            # Stopping: still pause a little so settle retries don't spin.
-            await asyncio.sleep(min(delay, 0.2))
 
     def _note_outage(self, what: str, exc: BaseException) -> None:
         if self._outage_started is None:
