@@ -92,7 +92,10 @@ def identify_models(
     categorical: Sequence[str] = CONTEXT_CATEGORICAL,
     max_rows: int = DEFAULT_MAX_ROWS,
     seed: int = 0,
-    n_estimators: int = 60,
+    # 40 trees: 0.6 s less than 60 on a 10k-row sample with accuracy within a
+    # point (0.787 vs 0.797 on the simulator), which keeps a 7-day report
+    # under the design document's 5 s.
+    n_estimators: int = 40,
     alpha: float = 0.05,
 ) -> IdentificationResult:
     """Cross-validated model identification from observable execution features."""
