@@ -65,6 +65,7 @@ class Consumer:
 
     async def start(self) -> None:
         self._started = time.monotonic()
+        await self.source.check_credentials()
         await self.sink.open()
         await self.app.start()
         # Kafka recovery normally resumes flow control; without Kafka we must.

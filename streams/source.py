@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio as aioredis
 
+from rev_analytics.errors import ConfigError
 from rev_analytics.settings import ConsumerSettings
 from streams.backoff import backoff_wait
 from streams.observer import ConsumerObserver
@@ -208,6 +209,24 @@ class RedisSource:
             self.observer.set_redis_connected(True)
             self.observer.record_redis_reconnect()
             log.warning("Redis reachable again after %.1f s; resuming", lasted)
+
+    async def check_credentials(self) -> None:
+        """Fail fast when Redis refuses our credentials at start-up.
+
+        A wrong password or ACL user is bad configuration (ConfigError, exit
+        2), not an outage to wait out. An unreachable server is fine here:
+        the read loop retries it with backoff. Once running, a refused login
+        (say, during a password rotation) is treated as an outage instead.
+        """
+        try:
+            await self.client.ping()
+        except redis.AuthenticationError as exc:
+            raise ConfigError(
+                f"Redis at {redact_url(self.settings.redis_url)} refused the credentials: "
+                f"{redact_url(str(exc))}"
+            ) from None
+        except TRANSIENT_REDIS_ERRORS:
+            pass
 
     # -- group and reads --------------------------------------------------
 
