@@ -292,7 +292,9 @@ class RedisSource:
         idle_ms = int(self.settings.claim_idle * 1000)
         result = Chunk(claimed=True)
         cursor = self._claim_cursor
-        for _ in range(100):  # bounded: at most 100 * read_count entries per sweep
+        # Page on while replies hold only entries already in flight here; the
+        # bound keeps one sweep from walking a huge pending list in one go.
+        for _ in range(100):
             async def claim(cursor: str = cursor) -> Any:
                 return await self.client.execute_command(
                     "XAUTOCLAIM", self.stream, self.group, self.consumer, idle_ms, cursor,
@@ -322,10 +324,12 @@ class RedisSource:
         """Write ``dead_letters`` and acknowledge ``ids`` in one MULTI/EXEC.
 
         Called only after the window holding ``ids`` has committed. Doing both
-        in one transaction means a dead letter is written exactly once: a
-        crash either leaves the entry pending (and it is dead-lettered again
-        on redelivery, with no earlier copy) or both happened. Returns how
-        many dead-letter entries the MAXLEN cap trimmed.
+        in one transaction means a consumer crash either leaves the entry
+        pending with no dead letter written (it is dead-lettered on
+        redelivery) or did both. Only if Redis itself dies between executing
+        the transaction and replying can a retry write a dead letter twice
+        (same ``source_id``; see docs/guarantees.md). Returns how many
+        dead-letter entries the MAXLEN cap trimmed.
         """
         if not ids:
             return 0
