@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import signal
+from typing import TYPE_CHECKING, Any
 
 from rev_analytics.cli import add_option
 from rev_analytics.commands._argtypes import positive_float, positive_int
@@ -84,7 +85,24 @@ def quiet_faust_logs(level: str) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _stop_on_signals(stop: asyncio.Event) -> dict[int, Any]:
+    """Turn SIGTERM/SIGINT into ``stop`` from the very start of the command.
+
+    The consumer's event loop installs its own handlers once it runs; until
+    then (imports, the metrics server, Faust's start-up) these keep a signal
+    from killing the process outright, so an early SIGTERM is a clean exit 0
+    too. ``asyncio.Event`` binds to a loop only when first awaited, so it can
+    be set here before any loop exists. Returns the previous handlers.
+    """
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    return previous
+
+
 def run(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    previous = _stop_on_signals(stop)
     # Imported here, not at module level: building the CLI parser must stay
     # cheap for every other command (Faust alone costs ~0.1 s and 20 MB).
     from streams.consumer import run_consumer
@@ -92,22 +110,24 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     quiet_faust_logs(args.log_level)
     observer: ConsumerObserver | None = None
-    stop_metrics = None
-    if settings.metrics_enabled:
-        from streams.metrics import ConsumerMetrics, serve_metrics
-
-        metrics = ConsumerMetrics(
-            max_template_labels=settings.max_template_labels,
-            max_model_labels=settings.max_model_labels,
-        )
-        stop_metrics = serve_metrics(metrics, settings.metrics_addr, settings.metrics_port)
-        logging.getLogger(__name__).info(
-            "serving metrics on http://%s:%d/metrics", settings.metrics_addr, settings.metrics_port
-        )
-        observer = metrics
+    server = None
     try:
-        asyncio.run(run_consumer(settings, observer))
+        if settings.metrics_enabled:
+            from streams.metrics import ConsumerMetrics, MetricsServer
+
+            metrics = ConsumerMetrics(
+                max_template_labels=settings.max_template_labels,
+                max_model_labels=settings.max_model_labels,
+            )
+            server = MetricsServer(metrics, settings.metrics_addr, settings.metrics_port)
+            logging.getLogger(__name__).info(
+                "serving metrics on http://%s:%d/metrics", settings.metrics_addr, server.port
+            )
+            observer = metrics
+        asyncio.run(run_consumer(settings, observer, stop=stop))
     finally:
-        if stop_metrics is not None:
-            stop_metrics()
+        if server is not None:
+            server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

@@ -156,3 +156,30 @@ def test_unreachable_redis_at_start_keeps_retrying_and_sigterm_exits_0(
     proc.signal(signal.SIGTERM)
     assert proc.process.wait(30) == 0
     assert "hunter2" not in proc.log  # the password never reaches the log
+
+
+def test_sigterm_during_start_up_is_a_clean_exit_0(
+    redis_url: str, db_path: Path, tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.consumer_support import ROOT
+
+    log_path = tmp_path / "early.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rev_analytics", "consume", "--redis-url", redis_url,
+             "--db", str(db_path), "--metrics-addr", "127.0.0.1", "--metrics-port", "0"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+    try:
+        # The metrics endpoint is up before Faust and the consumer have started:
+        # a signal now lands in the middle of start-up.
+        wait_for(lambda: "serving metrics on" in log_path.read_text(), 60, "start-up")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in log_path.read_text()
