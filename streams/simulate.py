@@ -434,7 +434,7 @@ class Workload:
         disc_mean = 0.3 + 0.4 * _DISCRIMINATION[template] / _DISCRIMINATION.max()
         verification = rng.beta(disc_mean * 24.0, (1.0 - disc_mean) * 24.0)
         behavioral_mean = np.clip(
-            0.42 + 0.3 * success - 0.03 * (difficulty - 3) + 0.04 * _SKILL[model], 0.05, 0.95
+            0.48 + 0.12 * success - 0.03 * (difficulty - 3) + 0.04 * _SKILL[model], 0.05, 0.95
         )
         behavioral = rng.beta(behavioral_mean * 16.0, (1.0 - behavioral_mean) * 16.0)
         verification = np.where(rng.random(size) < MISSING_VERIFICATION, np.nan,
