@@ -34,7 +34,6 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ from streams.consumer import Consumer  # noqa: E402
 from streams.observer import ConsumerObserver, NullObserver  # noqa: E402
 from streams.schema import PromptEvent, entry_id_seconds  # noqa: E402
 from streams.simulate import synthetic_events  # noqa: E402
+from tests.consumer_support import row_count  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 STREAM = "bench:prompt_executions"
@@ -215,12 +215,7 @@ def measure_rss(url: str, count: int, db: str) -> dict[str, float]:
         except psutil.NoSuchProcess:
             break
         time.sleep(0.1)
-        if Path(db).exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as conn:
-                    stored = conn.execute("SELECT COUNT(*) FROM prompt_metrics").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
+        stored = max(stored, row_count(db))
         if time.perf_counter() - started > 600:
             break
     elapsed = time.perf_counter() - started
@@ -254,11 +249,7 @@ def drain_with_processes(url: str, count: int, processes: int, db: str) -> float
     deadline = time.monotonic() + 600
     while stored < count and time.monotonic() < deadline:
         time.sleep(0.05)
-        try:
-            with sqlite3.connect(db, timeout=5) as conn:
-                stored = conn.execute("SELECT COUNT(*) FROM prompt_metrics").fetchone()[0]
-        except sqlite3.OperationalError:  # not created yet
-            continue
+        stored = row_count(db)  # 0 until the table exists
         if first is None and stored >= min(2000, count // 10):
             first = (time.perf_counter(), stored)
     elapsed = time.perf_counter() - first[0] if first else float("inf")
