@@ -10,11 +10,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from tests.redis_server import RedisServer
+
+if TYPE_CHECKING:
+    from tests.consumer_support import ConsumerProcess
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +51,12 @@ def stream_key() -> str:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "analytics.db"
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ConsumerProcess]]:
+    """Consumer processes a test started; any still running at the end are killed."""
+    started: list[ConsumerProcess] = []
+    yield started
+    for process in started:
+        process.ensure_stopped()

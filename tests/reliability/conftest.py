@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.consumer_support import ConsumerProcess
 from tests.redis_server import RedisServer
 
 
@@ -34,12 +33,3 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, protocol=2)
     yield client
     client.close()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ConsumerProcess]]:
-    """Consumer processes a test started; any still running at the end are killed."""
-    started: list[ConsumerProcess] = []
-    yield started
-    for process in started:
-        process.ensure_stopped()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from tests.consumer_support import (
@@ -22,14 +20,6 @@ from tests.consumer_support import (
 from tests.redis_server import RedisServer
 
 GROUP = "rev-analytics"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ConsumerProcess]]:
-    started: list[ConsumerProcess] = []
-    yield started
-    for process in started:
-        process.ensure_stopped()
 
 
 def consumer(
