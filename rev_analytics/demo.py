@@ -167,16 +167,12 @@ def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
     return table, [str(row.keys["template_id"]) for row in rates.rows]
 
 
-def _free_metrics_port(preferred: int) -> int:
-    """``preferred`` if it can be bound on loopback, else 0 (let the system pick)."""
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            return 0
-    return preferred
+def _serve_metrics(metrics: ConsumerMetrics, preferred: int) -> MetricsServer:
+    """/metrics on 127.0.0.1:``preferred``, or on a free port if that one is taken."""
+    try:
+        return MetricsServer(metrics, "127.0.0.1", preferred)
+    except ConfigError:
+        return MetricsServer(metrics, "127.0.0.1", 0)
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
@@ -195,7 +191,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     with EmbeddedRedis() as redis_server:
         metrics = ConsumerMetrics()
         # Loopback only: the demo is for the person at this machine.
-        server = MetricsServer(metrics, "127.0.0.1", _free_metrics_port(options.metrics_port))
+        server = _serve_metrics(metrics, options.metrics_port)
         try:
             settings = ConsumerSettings(
                 redis_url=redis_server.url, db_path=str(db_path), consumer="demo",
