@@ -57,7 +57,6 @@ class Chunk:
 
     entries: list[tuple[str, dict[bytes, bytes]]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    claimed: bool = False
 
     def __len__(self) -> int:
         return len(self.entries) + len(self.deleted)
@@ -290,7 +289,7 @@ class RedisSource:
         commit never makes the same entry travel twice through the pipeline.
         """
         idle_ms = int(self.settings.claim_idle * 1000)
-        result = Chunk(claimed=True)
+        result = Chunk()
         cursor = self._claim_cursor
         # Page on while replies hold only entries already in flight here; the
         # bound keeps one sweep from walking a huge pending list in one go.
