@@ -1,9 +1,10 @@
-"""Range and filter options shared by the batch commands (report, export).
+r"""Range and filter options shared by the batch commands (report, export).
 
 ``--since``/``--until`` take an RFC 3339 date or time (a date or a time
 without an offset means UTC: batch jobs run on servers whose local zone is an
 accident); ``--days N`` means "the last N days up to now"; ``--templates`` and
-``--models`` take comma-separated ids and may be repeated. Bad values raise
+``--models`` take comma-separated ids and may be repeated; ``\,`` stands for a
+comma inside an id (the contract allows commas in ids). Bad values raise
 :class:`ConfigError` (exit 2 with a one-line reason).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +30,11 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--days", metavar="N",
                help="only the last N days (up to now); not together with --since")
     add_option(parser, "--templates", metavar="ID[,ID...]", action=_IdList,
-               help="only these template ids (comma-separated, repeatable)")
+               help="only these template ids (comma-separated, repeatable; \\, is a comma "
+                    "inside an id)")
     add_option(parser, "--models", metavar="ID[,ID...]", action=_IdList,
-               help="only these model ids (comma-separated, repeatable)")
+               help="only these model ids (comma-separated, repeatable; \\, is a comma "
+                    "inside an id)")
 
 
 class _IdList(argparse.Action):
@@ -40,7 +44,7 @@ class _IdList(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         current = getattr(namespace, self.dest, None)
         collected = [] if current is None or current is self.default else list(current)
-        collected.extend(_ids(values) or [])
+        collected.extend(split_ids(values))
         setattr(namespace, self.dest, collected)
 
 
@@ -56,12 +60,27 @@ def parse_time(flag: str, text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# A comma not preceded by a backslash separates ids; \, is a literal comma and
+# \\ a literal backslash, so any id the contract allows can be named.
+_SEPARATOR = re.compile(r"(?<!\\)((?:\\\\)*),")
+_ESCAPE = re.compile(r"\\([\\,])")
+
+
+def split_ids(text: str) -> list[str]:
+    """The ids in one comma-separated ``text``, unescaped and stripped, empty ones dropped."""
+    # Keep the even run of backslashes before a separating comma with the id on its left.
+    marked = _SEPARATOR.sub(lambda match: match.group(1) + "\0", text)
+    ids = (_ESCAPE.sub(r"\1", part).strip() for part in marked.split("\0"))
+    return [item for item in ids if item]
+
+
 def _ids(values: list[str] | str | None) -> list[str] | None:
     if not values:
         return None
-    # From the environment the value arrives as one string, from the command line as a list.
-    items = [values] if isinstance(values, str) else values
-    ids = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    # From the environment the value arrives as one string still to split; from
+    # the command line _IdList has already split it (splitting again would cut
+    # an escaped comma).
+    ids = split_ids(values) if isinstance(values, str) else list(values)
     return ids or None
 
 

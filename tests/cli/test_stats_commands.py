@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,3 +117,27 @@ def test_analyze_empty_range_is_a_message_and_exit_0(
 def test_analyze_unknown_baseline_exits_2(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", "--db", str(store), "--baseline", "nope"]) == 2
     assert "--baseline" in capsys.readouterr().err
+
+
+def test_an_id_with_a_comma_is_selected_with_a_backslash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The contract allows commas in ids; "\," names one in --templates/--models.
+    events = [event._replace(template_id=event.template_id.replace("_", ", "))
+              for event in synthetic_prompt_events(600, seed=9, start=START)]
+    path = tmp_path / "store.db"
+    with open_store(path) as db:
+        db.insert_events(events)
+    wanted = "math, reasoning"
+    out = tmp_path / "picked.csv"
+    assert main(["export", "--db", str(path), "--format", "csv", "--out", str(out),
+                 "--templates", r"math\, reasoning,code\, generation"]) == 0
+    picked = Counter(row["template_id"] for row in csv.DictReader(out.open()))
+    truth = Counter(e.template_id for e in events if e.template_id in (wanted, "code, generation"))
+    assert picked == truth and picked[wanted] > 0
+    # The same escape in the environment variable.
+    monkeypatch.setenv("REV_ANALYTICS_TEMPLATES", r"math\, reasoning")
+    out = tmp_path / "from-env.csv"
+    assert main(["export", "--db", str(path), "--format", "csv", "--out", str(out)]) == 0
+    picked = Counter(row["template_id"] for row in csv.DictReader(out.open()))
+    assert picked == Counter({wanted: truth[wanted]})
