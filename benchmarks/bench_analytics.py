@@ -23,7 +23,6 @@ CI cores are figures, not verdicts).
 from __future__ import annotations
 
 import argparse
-import resource
 import sqlite3
 import sys
 import time
@@ -43,6 +42,7 @@ from analytics.analyze import run_analysis  # noqa: E402
 from analytics.correlation import correlations  # noqa: E402
 from analytics.load import STATISTICS_COLUMNS, load_executions, typed  # noqa: E402
 from analytics.prediction import predict_success  # noqa: E402
+from benchmarks.measure import peak_rss_mb  # noqa: E402
 from storage.sqlite_store import TABLE, open_store  # noqa: E402
 from streams.simulate import synthetic_prompt_events  # noqa: E402
 
@@ -103,10 +103,6 @@ def one_forest_fit(sample: pd.DataFrame) -> None:
     model = Pipeline([("prep", preprocessor(num, cat)), ("model", RandomForestClassifier(
         n_estimators=100, n_jobs=2, random_state=0))])
     model.fit(as_model_input(sample[[*num, *cat]], cat), y)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def child(kind: str, path: Path) -> None:

@@ -45,7 +45,8 @@ from benchmarks.bench_analytics import build_store  # noqa: E402
 
 # Each export runs in a fresh interpreter; it prints its own wall time and peak RSS.
 _CHILD = """
-import json, re, sys, time
+import json, sys, time
+from benchmarks.measure import peak_rss_mb
 started = time.perf_counter()
 if sys.argv[1] == "stream":
     from analytics.export import export_history
@@ -56,11 +57,8 @@ else:
         frame = pd.read_sql("SELECT * FROM prompt_metrics ORDER BY timestamp", conn)
     frame.to_parquet(sys.argv[3])
     rows = len(frame)
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
-with open("/proc/self/status") as status:
-    peak_kib = int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
-                  "rss_mb": peak_kib / 1024}))
+                  "rss_mb": peak_rss_mb()}))
 """
 
 
