@@ -40,14 +40,16 @@ PUBLISH_BATCH = 250
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
+    """What ``rev-analytics demo`` was asked for; the defaults live in its flags."""
+
     out: Path
-    events: int = 20_000
-    rate: float = 5_000.0
-    seed: int = 0
-    backfill_days: float = 7.0
-    invalid_fraction: float = 0.005
-    metrics_port: int = 9464
-    report: bool = True
+    events: int
+    rate: float
+    seed: int
+    backfill_days: float
+    invalid_fraction: float
+    metrics_port: int
+    report: bool
 
 
 @dataclass(slots=True)

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
 from rev_analytics.cli import add_option
 from rev_analytics.commands._argtypes import positive_float, positive_int
-from rev_analytics.settings import (
-    DEFAULT_GROUP,
-    DEFAULT_METRICS_PORT,
-    DEFAULT_STREAM,
-    ConsumerSettings,
-    default_consumer_name,
-)
+from rev_analytics.settings import ConsumerSettings, default_consumer_name
 
 if TYPE_CHECKING:
     from streams.observer import ConsumerObserver
@@ -25,35 +20,43 @@ NAME = "consume"
 HELP = "run the consumer: Redis stream -> windows -> SQLite, with /metrics"
 ORDER = 20
 
+# The flags' defaults are ConsumerSettings' own, so the two cannot drift apart.
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(ConsumerSettings)}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--redis-url", required=True, help="Redis URL (redis://, rediss://, unix://)")
     add_option(parser, "--db", required=True, help="SQLite database file (created if missing)")
-    add_option(parser, "--stream", default=DEFAULT_STREAM, help="stream key")
-    add_option(parser, "--group", default=DEFAULT_GROUP, help="consumer group")
+    add_option(parser, "--stream", default=_DEFAULTS["stream"], help="stream key")
+    add_option(parser, "--group", default=_DEFAULTS["group"], help="consumer group")
     add_option(parser, "--consumer", default=None,
                help="consumer name, stable across restarts (default: the host name)")
-    add_option(parser, "--claim-idle", type=positive_float, default=30.0,
+    add_option(parser, "--claim-idle", type=positive_float, default=_DEFAULTS["claim_idle"],
                help="seconds before another consumer's pending entry is reclaimed")
-    add_option(parser, "--batch-max", type=positive_int, default=5000,
+    add_option(parser, "--batch-max", type=positive_int, default=_DEFAULTS["batch_max"],
                help="largest window, in events, committed in one transaction")
-    add_option(parser, "--batch-within", type=positive_float, default=0.5,
+    add_option(parser, "--batch-within", type=positive_float,
+               default=_DEFAULTS["batch_within"],
                help="longest time, in seconds, an event waits in an open window")
-    add_option(parser, "--read-count", type=positive_int, default=1000,
+    add_option(parser, "--read-count", type=positive_int, default=_DEFAULTS["read_count"],
                help="entries per XREADGROUP")
-    add_option(parser, "--dead-letter-maxlen", type=positive_int, default=100_000,
+    add_option(parser, "--dead-letter-maxlen", type=positive_int,
+               default=_DEFAULTS["dead_letter_maxlen"],
                help="approximate cap of the dead-letter stream")
-    add_option(parser, "--sqlite-busy-timeout", type=positive_float, default=5.0,
+    add_option(parser, "--sqlite-busy-timeout", type=positive_float,
+               default=_DEFAULTS["sqlite_busy_timeout"],
                help="seconds a commit waits for a lock held by another SQLite connection "
                     "before it fails and is retried with backoff")
-    add_option(parser, "--metrics-addr", default="0.0.0.0",
+    add_option(parser, "--metrics-addr", default=_DEFAULTS["metrics_addr"],
                help="address of the /metrics endpoint (expose it only to Prometheus)")
-    add_option(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
+    add_option(parser, "--metrics-port", type=int, default=_DEFAULTS["metrics_port"],
                help="port of the /metrics endpoint")
     add_option(parser, "--no-metrics", action="store_true", help="serve no /metrics endpoint")
-    add_option(parser, "--max-template-labels", type=positive_int, default=500,
+    add_option(parser, "--max-template-labels", type=positive_int,
+               default=_DEFAULTS["max_template_labels"],
                help="distinct template_id label values before folding into __other__")
-    add_option(parser, "--max-model-labels", type=positive_int, default=100,
+    add_option(parser, "--max-model-labels", type=positive_int,
+               default=_DEFAULTS["max_model_labels"],
                help="distinct model_id label values before folding into __other__")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rev_analytics.cli import add_option
 from rev_analytics.commands._argtypes import fraction, positive_float, positive_int
+from rev_analytics.settings import DEFAULT_METRICS_PORT
 
 NAME = "demo"
 HELP = ("run everything on embedded defaults: own Redis, simulated REV workload, consumer, "
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="spread event times over the past D days so the report shows trends")
     add_option(parser, "--invalid-fraction", type=fraction, default=0.005,
                help="share of deliberately malformed events (shows the dead-letter path)")
-    add_option(parser, "--metrics-port", type=int, default=9464,
+    add_option(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
                help="port for /metrics on 127.0.0.1 (a free one is used if taken)")
     add_option(parser, "--no-report", action="store_true", help="skip the report at the end")
 
