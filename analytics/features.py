@@ -9,8 +9,10 @@ within the analysis time budget; the sample size is always reported.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -25,6 +27,20 @@ def bootstrap_fraction(rows: int) -> float | None:
     """Random-forest ``max_samples``: half-size bootstraps on large samples (the same
     accuracy at half the time), full-size below 2000 rows where halves get too small."""
     return 0.5 if rows >= 2000 else None
+
+
+def fold_threads(folds: int) -> joblib.parallel_config:
+    """Context in which scikit-learn fits cross-validation folds on threads, one per core.
+
+    Threads, not processes: forests build their trees without the GIL, and a
+    process pool costs ~1.5 s to start in every short-lived report process.
+    Measured on a 7-day report's 11.7k rows, 2 cores, four interleaved rounds:
+    prediction + identification 3.4 s with two threads against 4.1 s on one.
+    Each forest keeps ``n_jobs=1``: parallel trees inside parallel folds only
+    add hand-offs. Results do not change: each fold's estimator is a clone
+    with the same fixed random state, whichever thread fits it.
+    """
+    return joblib.parallel_config(backend="threading", n_jobs=min(folds, os.cpu_count() or 1))
 
 
 def stratified_sample(

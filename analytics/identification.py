@@ -28,6 +28,7 @@ from analytics.features import (
     DEFAULT_MAX_ROWS,
     as_model_input,
     bootstrap_fraction,
+    fold_threads,
     preprocessor,
     stratified_sample,
     usable_columns,
@@ -126,7 +127,8 @@ def identify_models(
             n_jobs=1, random_state=seed,
         )),
     ])
-    predicted = cross_val_predict(classifier, inputs, y, cv=folds)
+    with fold_threads(folds.n_splits):
+        predicted = cross_val_predict(classifier, inputs, y, cv=folds)
     labels = sorted(set(y))
     matrix = confusion_matrix(y, predicted, labels=labels)
     correct = int(np.trace(matrix))

@@ -34,6 +34,7 @@ from analytics.features import (
     DEFAULT_MAX_ROWS,
     as_model_input,
     bootstrap_fraction,
+    fold_threads,
     preprocessor,
     stratified_sample,
     usable_columns,
@@ -215,11 +216,12 @@ def predict_success(
             max_features="sqrt", n_jobs=1, random_state=seed,
         ),
     }
-    models = tuple(
-        _score(name, Pipeline([("prep", preprocessor(num, cat)), ("model", estimator)]),
-               data, y, folds, columns, seed)
-        for name, estimator in estimators.items()
-    )
+    with fold_threads(folds.n_splits):
+        models = tuple(
+            _score(name, Pipeline([("prep", preprocessor(num, cat)), ("model", estimator)]),
+                   data, y, folds, columns, seed)
+            for name, estimator in estimators.items()
+        )
     return PredictionResult(
         n=len(frame), sample_size=len(sample), base_rate=float(y.mean()),
         features=tuple(columns), excluded=excluded, models=models, folds=folds.n_splits,

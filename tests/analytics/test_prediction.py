@@ -60,3 +60,15 @@ def test_one_outcome_only_is_an_analysis_error() -> None:
     frame["success"] = True
     with pytest.raises(AnalysisError, match="both successes and failures"):
         predict_success(frame)
+
+
+def test_folds_on_threads_give_the_same_result_as_on_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from analytics.identification import identify_models
+
+    frame = workload(3000, seed=3)
+    threaded = (predict_success(frame).to_dict(), identify_models(frame).to_dict())
+    monkeypatch.setattr("os.cpu_count", lambda: 1)  # fold_threads then runs one fold at a time
+    serial = (predict_success(frame).to_dict(), identify_models(frame).to_dict())
+    assert threaded == serial
