@@ -9,7 +9,7 @@ then measures in this run:
 * the ``ab-test`` path (load two templates + test), cold, as the CLI runs it;
 * the design document's floor on its own sizes: A/B on 1000 samples, the
   correlations, a random forest on 10k samples;
-* peak RSS of the process.
+* peak RSS of each command, in its own process.
 
 Targets (issue 4): analyze (load + all sections) < 15 s, ab-test < 1 s, peak
 RSS < 1.5 GB at 1M events; a full run exits 1 if one is missed. ``--quick``
