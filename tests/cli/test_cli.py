@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rev_analytics.cli import main
+from rev_analytics.cli import build_parser, main
 from tests.consumer_support import ROOT
 
 COMMANDS = ("demo", "consume", "simulate", "ab-test", "analyze", "report", "export")
@@ -76,3 +76,13 @@ def test_building_the_parser_stays_cheap() -> None:
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_consume_flags_default_to_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rev_analytics.commands.consume import settings_from_args
+    from rev_analytics.settings import ConsumerSettings
+
+    for name in [n for n in os.environ if n.startswith("REV_ANALYTICS_")]:
+        monkeypatch.delenv(name)
+    args = build_parser().parse_args(["consume", "--redis-url", "redis://h", "--db", "x.db"])
+    assert settings_from_args(args) == ConsumerSettings(redis_url="redis://h", db_path="x.db")
