@@ -34,7 +34,7 @@ from analytics.intervals import DIFFERENCE_CI_METHOD, difference_interval, score
 from analytics.jsonsafe import finite_or_none, jsonable
 from analytics.load import Selection, load_executions, load_outcome_counts
 from analytics.sequential import SequentialResult, sequential_test
-from rev_analytics.errors import AnalysisError
+from rev_analytics.core.errors import AnalysisError
 
 POWER = 0.8
 # Below this expected count in any cell of the 2x2 table the z-test's normal

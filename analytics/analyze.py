@@ -24,7 +24,7 @@ from analytics.multiple import Correction, MultipleComparisons, compare_template
 from analytics.prediction import PredictionResult, predict_success
 from analytics.rates import RateTable, all_rates
 from analytics.trends import ChangeDetection, Trend, detect_changes, trends_by_template
-from rev_analytics.errors import AnalysisError, NothingToReportError
+from rev_analytics.core.errors import AnalysisError, NothingToReportError
 
 SECTIONS: tuple[str, ...] = (
     "rates", "comparisons", "discrimination", "trends", "changes", "correlations",

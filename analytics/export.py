@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from analytics.defaults import DEFAULT_EXPORT_CHUNK_ROWS, EXPORT_FORMATS
 from analytics.load import Selection, connect_readonly
-from rev_analytics.errors import ConfigError
+from rev_analytics.core.errors import ConfigError
 from storage.sqlite_store import TABLE
 
 FORMATS = EXPORT_FORMATS

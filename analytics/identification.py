@@ -35,7 +35,7 @@ from analytics.features import (
 )
 from analytics.intervals import wilson_interval
 from analytics.jsonsafe import jsonable
-from rev_analytics.errors import AnalysisError
+from rev_analytics.core.errors import AnalysisError
 
 OBSERVABLE_NUMERIC: tuple[str, ...] = (
     "success", "response_length", "execution_time", "cost", "discrimination_score",

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.selection import Selection
-from rev_analytics.errors import StorageError
+from rev_analytics.core.errors import StorageError
+from storage.selection import Selection
 from storage.sqlite_store import TABLE
 
 ANALYSIS_COLUMNS: tuple[str, ...] = (

@@ -40,7 +40,7 @@ from analytics.features import (
     usable_columns,
 )
 from analytics.jsonsafe import jsonable
-from rev_analytics.errors import AnalysisError
+from rev_analytics.core.errors import AnalysisError
 
 CANDIDATE_NUMERIC: tuple[str, ...] = (
     "difficulty_level", "response_length", "execution_time", "discrimination_score",

@@ -44,7 +44,7 @@ from analytics.load import STATISTICS_COLUMNS, load_executions, typed  # noqa: E
 from analytics.prediction import predict_success  # noqa: E402
 from benchmarks.measure import peak_rss_mb  # noqa: E402
 from storage.sqlite_store import TABLE, open_store  # noqa: E402
-from streams.simulate import synthetic_prompt_events  # noqa: E402
+from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
 
 CACHE = Path("/tmp/rev_analytics_bench")
 START = 1_700_000_000.0
@@ -111,8 +111,8 @@ def child(kind: str, path: Path) -> None:
     import io
     import json
 
-    from rev_analytics.cli import build_parser
-    from rev_analytics.cli import main as cli
+    from rev_analytics.cli.main import build_parser
+    from rev_analytics.cli.main import main as cli
 
     # Start-up (interpreter + every command module's imports) is counted in the
     # parent's process time; "seconds" is the command itself.

@@ -7,7 +7,7 @@ What it measures, all on one private redis-server and real SQLite files:
    - the *baseline*: redis-py XREADGROUP(1000) -> executemany in one
      transaction -> XACK; no Faust, no validation;
    - the *consumer* (Faust windows, validation, dead letters, acks), metrics off;
-   - the consumer with Prometheus metrics on (when streams.metrics exists);
+   - the consumer with Prometheus metrics on (when streams.metrics.exporter exists);
    and prints events/s and the ratios (targets: >= 0.5 of the baseline;
    metrics cost <= 10 %).
 2. latency: a separate publisher process sends at a moderate steady rate while
@@ -48,12 +48,12 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import redis  # noqa: E402
 
-from rev_analytics.settings import ConsumerSettings  # noqa: E402
+from rev_analytics.core.event import PromptEvent, entry_id_seconds  # noqa: E402
 from storage.sqlite_store import COLUMNS, SqliteStore  # noqa: E402
-from streams.consumer import Consumer  # noqa: E402
-from streams.observer import ConsumerObserver, NullObserver  # noqa: E402
-from streams.schema import PromptEvent, entry_id_seconds  # noqa: E402
-from streams.simulate import synthetic_events  # noqa: E402
+from streams.consumer.observer import ConsumerObserver, NullObserver  # noqa: E402
+from streams.consumer.runner import Consumer  # noqa: E402
+from streams.consumer.settings import ConsumerSettings  # noqa: E402
+from streams.simulate.workload import synthetic_events  # noqa: E402
 from tests.consumer_support import row_count  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         # Interleaved rounds, best of each: a shared machine's load drifts
         # within a run, and comparing one early sample with one late one
         # measured the drift as often as the code.
-        from streams.metrics import ConsumerMetrics
+        from streams.metrics.exporter import ConsumerMetrics
 
         best = {"baseline": 0.0, "off": 0.0, "on": 0.0}
         for round_ in range(args.rounds):

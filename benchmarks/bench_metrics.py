@@ -10,7 +10,7 @@ Measures in this run:
 * :meth:`ConsumerMetrics.record_committed` per event, on 1000-event windows of
   a realistic mix (20 templates x 5 models, all optional fields) and of bare
   events, against the baseline of decoding the same events from wire fields
-  (:func:`streams.schema.decode_entry`, work the consumer does per event anyway).
+  (:func:`rev_analytics.core.event.decode_entry`, work the consumer does per event anyway).
 
 Targets (issue 3): a scrape under 100 ms and under 2 MB on the wire. The
 throughput target (metrics cost the consumer < 10 %) is measured by the
@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from streams.metrics import ConsumerMetrics, MetricsServer  # noqa: E402
-from streams.schema import PromptEvent, decode_entry, encode_event  # noqa: E402
+from rev_analytics.core.event import PromptEvent, decode_entry, encode_event  # noqa: E402
+from streams.metrics.exporter import ConsumerMetrics, MetricsServer  # noqa: E402
 
 SCRAPE_BUDGET_MS = 100.0
 SCRAPE_BUDGET_BYTES = 2 * 1024 * 1024

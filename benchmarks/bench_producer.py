@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from rev_analytics.cli import build_parser  # noqa: E402
-from rev_analytics.cli import main as cli_main  # noqa: E402
+from rev_analytics.cli.main import build_parser  # noqa: E402
+from rev_analytics.cli.main import main as cli_main  # noqa: E402
 from storage.sqlite_store import open_store  # noqa: E402
-from streams.producer import AsyncProducer, Producer  # noqa: E402
-from streams.redis_conn import connect_async  # noqa: E402
-from streams.simulate import synthetic_events, synthetic_prompt_events  # noqa: E402
+from streams.connection import connect_async  # noqa: E402
+from streams.producer.client import AsyncProducer, Producer  # noqa: E402
+from streams.simulate.workload import synthetic_events, synthetic_prompt_events  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 CHUNK = 500

@@ -1,16 +1,13 @@
 """rev-analytics: prompt analytics for the REV pipeline.
 
-Stages live in their own packages: ``streams`` (wire format, Redis source,
-Faust windows, metrics), ``storage`` (SQLite store) and ``analytics``
-(statistics, reports, exports). This package holds the command line, the
-settings object and the error hierarchy that ties them together.
+The code is layered; each layer imports only the ones below it (enforced by
+``tests/test_layers.py``):
+
+* ``rev_analytics.cli`` and ``rev_analytics.prompt_analytics`` (the design
+  document's API, for migrating code) on top, imported by nothing;
+* ``streams`` (producer, consumer, metrics exporter, simulator) and
+  ``analytics`` (statistics, figures, reports, exports), independent of each
+  other;
+* ``storage`` (the stores and the one reader of them);
+* ``rev_analytics.core`` (errors and the event's single definition) at the bottom.
 """
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("rev-analytics")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
-__all__ = ["__version__"]

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from rev_analytics.errors import StorageError
+from rev_analytics.core.errors import StorageError
+from rev_analytics.core.event import PromptEvent
 from storage.migrations import LATEST_VERSION, current_version, migrate
-from streams.schema import PromptEvent
 
 TABLE = "prompt_metrics"
 

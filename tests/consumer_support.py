@@ -15,9 +15,9 @@ from typing import Any
 
 import redis
 
-from rev_analytics.settings import ConsumerSettings
-from streams.consumer import Consumer, ConsumerStats
-from streams.observer import ConsumerObserver
+from streams.consumer.observer import ConsumerObserver
+from streams.consumer.runner import Consumer, ConsumerStats
+from streams.consumer.settings import ConsumerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

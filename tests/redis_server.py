@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from rev_analytics.embedded_redis import redis_server_binary
+from rev_analytics.cli.embedded_redis import redis_server_binary
 
 
 def free_port() -> int:

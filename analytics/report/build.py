@@ -27,7 +27,7 @@ from analytics.load import Selection
 from analytics.rates import RateTable
 from analytics.report.model import Headline, Recommendation, Report, Section, Table
 from analytics.report.recommend import p_text, recommendations_and_risks
-from rev_analytics.errors import NothingToReportError
+from rev_analytics.core.errors import NothingToReportError
 
 DEFAULT_TARGET = DEFAULT_SUCCESS_TARGET
 """Success rate below which a template is a risk (the alert rule's default threshold)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from analytics.figures import safe_name
 from analytics.report.model import Report
 from analytics.report.render import render_html, render_summary_markdown
-from rev_analytics.errors import ConfigError
+from rev_analytics.core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rev_analytics.core.event import PromptEvent
 from storage.sqlite_store import SqliteStore
-from streams.schema import PromptEvent
 
 # Success probability per template; 'tpl_missing_cell' never runs on model 'm_gamma'.
 TEMPLATE_RATES = {"tpl_good": 0.92, "tpl_mid": 0.7, "tpl_bad": 0.35, "tpl_missing_cell": 0.6}

@@ -14,7 +14,7 @@ from statsmodels.stats.proportion import proportion_effectsize, proportions_ztes
 
 from analytics.abtest import ab_test, ab_test_counts, outcome_counts, required_sample_size
 from analytics.multiple import pooled_z_many
-from rev_analytics.errors import AnalysisError
+from rev_analytics.core.errors import AnalysisError
 from tests.analytics._frames import arms
 
 CONTRACT_KEYS = {"a", "b", "difference", "ci_low", "ci_high", "z", "p_value", "cohens_h",

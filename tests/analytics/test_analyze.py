@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from analytics.analyze import SECTIONS, AnalysisReport, run_analysis
-from rev_analytics.errors import NothingToReportError
-from streams.simulate import Workload, synthetic_prompt_events
+from rev_analytics.core.errors import NothingToReportError
+from streams.simulate.workload import Workload, synthetic_prompt_events
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 

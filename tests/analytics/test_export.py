@@ -17,8 +17,8 @@ import pytest
 
 from analytics.export import COLUMNS, export_history
 from analytics.load import Selection
-from rev_analytics.cli import main
-from rev_analytics.errors import ConfigError, StorageError
+from rev_analytics.cli.main import main
+from rev_analytics.core.errors import ConfigError, StorageError
 from storage.sqlite_store import format_timestamp
 from tests.analytics.report_data import make_events, write_store
 

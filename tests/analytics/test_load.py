@@ -17,9 +17,9 @@ from analytics.load import (
     load_outcome_counts,
     read_executions,
 )
-from rev_analytics.errors import StorageError
+from rev_analytics.core.errors import StorageError
+from rev_analytics.core.event import PromptEvent
 from storage.sqlite_store import SqliteStore, open_store
-from streams.schema import PromptEvent
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics.prediction import predict_success
-from rev_analytics.errors import AnalysisError
+from rev_analytics.core.errors import AnalysisError
 
 
 def workload(n: int = 1500, seed: int = 0) -> pd.DataFrame:

@@ -15,8 +15,8 @@ from analytics.load import Selection, load_executions
 from analytics.report import REPORT_SCHEMA_VERSION, build_report, generate_report
 from analytics.report.render import md_text
 from analytics.report.write import inside, write_report
-from rev_analytics.cli import main
-from rev_analytics.errors import ConfigError, NothingToReportError
+from rev_analytics.cli.main import main
+from rev_analytics.core.errors import ConfigError, NothingToReportError
 from storage.sqlite_store import SqliteStore
 from tests.analytics.report_data import MISSING_CELL, make_events, write_store
 

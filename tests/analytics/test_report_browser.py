@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
 
-from rev_analytics.cli import main
+from rev_analytics.cli.main import main
 from tests.analytics.report_data import make_events, write_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

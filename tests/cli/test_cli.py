@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rev_analytics.cli import build_parser, main
+from rev_analytics.cli.main import build_parser, main
 from tests.consumer_support import ROOT
 
 COMMANDS = ("demo", "consume", "simulate", "ab-test", "analyze", "report", "export")
@@ -69,7 +69,7 @@ def test_required_option_can_come_from_the_environment(capsys: pytest.CaptureFix
 def test_building_the_parser_stays_cheap() -> None:
     # Every command pays for the parser; heavy stacks load only in the command that runs.
     probe = (
-        "import sys; from rev_analytics.cli import build_parser; build_parser(); "
+        "import sys; from rev_analytics.cli.main import build_parser; build_parser(); "
         "print(sorted(m for m in ('pandas', 'faust', 'sklearn', 'matplotlib', 'scipy', "
         "'statsmodels', 'pyarrow') if m in sys.modules))"
     )
@@ -79,8 +79,8 @@ def test_building_the_parser_stays_cheap() -> None:
 
 
 def test_consume_flags_default_to_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rev_analytics.commands.consume import settings_from_args
-    from rev_analytics.settings import ConsumerSettings
+    from rev_analytics.cli.commands.consume import settings_from_args
+    from streams.consumer.settings import ConsumerSettings
 
     for name in [n for n in os.environ if n.startswith("REV_ANALYTICS_")]:
         monkeypatch.delenv(name)

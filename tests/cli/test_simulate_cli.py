@@ -12,8 +12,8 @@ from typing import cast
 import pytest
 import redis
 
-from rev_analytics.cli import main
-from streams.schema import PromptEvent, decode_entry
+from rev_analytics.cli.main import main
+from rev_analytics.core.event import PromptEvent, decode_entry
 from tests.redis_server import free_port
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from analytics.abtest import ab_test
 from analytics.load import load_executions
-from rev_analytics.cli import main
+from rev_analytics.cli.main import main
 from storage.sqlite_store import open_store
-from streams.simulate import synthetic_prompt_events
+from streams.simulate.workload import synthetic_prompt_events
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 CONTRACT_KEYS = {"a", "b", "difference", "ci_low", "ci_high", "z", "p_value", "cohens_h",

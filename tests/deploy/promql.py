@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from streams.metrics import ConsumerMetrics
-from streams.schema import DEAD_LETTER_REASONS, PromptEvent
+from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent
+from streams.metrics.exporter import ConsumerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

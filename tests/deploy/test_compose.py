@@ -157,7 +157,7 @@ def test_service_commands_are_valid_cli_invocations(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The compose commands parse with the real CLI (environment included)."""
-    from rev_analytics.cli import build_parser
+    from rev_analytics.cli.main import build_parser
 
     service = services()[name]
     for variable, value in service["environment"].items():

@@ -35,8 +35,8 @@ import pytest
 import redis
 import yaml
 
-from streams.schema import decode_entry, encode_event
-from streams.simulate import TEMPLATES
+from rev_analytics.core.event import decode_entry, encode_event
+from streams.simulate.workload import TEMPLATES
 from tests.deploy.promql import RULES_DIR
 from tests.deploy.test_grafana import expressions as panel_expressions
 from tests.redis_server import free_port

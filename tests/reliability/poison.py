@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rev_analytics.settings import ConsumerSettings
-from streams.consumer import Consumer
+from streams.consumer.runner import Consumer
+from streams.consumer.settings import ConsumerSettings
 from tests.consumer_support import valid_fields
 from tests.reliability.support import FieldMap, contract_violations
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rev_analytics.errors import StorageError
+from rev_analytics.core.errors import StorageError
+from rev_analytics.core.event import PromptEvent
 from storage import open_store
 from storage.migrations import LATEST_VERSION
 from storage.sqlite_store import format_timestamp
-from streams.schema import PromptEvent
 
 
 def event(event_id: str, **overrides: object) -> PromptEvent:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import redis
 
-from rev_analytics.settings import ConsumerSettings
-from streams.observer import NullObserver
+from streams.consumer.observer import NullObserver
+from streams.consumer.settings import ConsumerSettings
 from tests.consumer_support import (
     pending_count,
     publish,
@@ -167,7 +167,7 @@ def test_two_consumers_in_one_group_share_the_work(
 ) -> None:
     import asyncio
 
-    from streams.consumer import Consumer
+    from streams.consumer.runner import Consumer
 
     publish(redis_client, stream_key, [valid_fields(i) for i in range(20_000)])
 

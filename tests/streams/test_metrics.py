@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from rev_analytics.errors import ConfigError
-from streams.metrics import MAX_ERROR_LABELS, ConsumerMetrics
-from streams.schema import DEAD_LETTER_REASONS, PromptEvent
+from rev_analytics.core.errors import ConfigError
+from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent
+from streams.metrics.exporter import MAX_ERROR_LABELS, ConsumerMetrics
 
 T0 = 1_800_000_000.0
 

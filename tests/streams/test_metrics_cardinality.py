@@ -7,9 +7,9 @@ import tracemalloc
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.cardinality import OTHER, LabelGuard
-from streams.metrics import ConsumerMetrics
-from streams.schema import PromptEvent
+from rev_analytics.core.event import PromptEvent
+from streams.metrics.cardinality import OTHER, LabelGuard
+from streams.metrics.exporter import ConsumerMetrics
 
 FLOOD = 100_000
 BATCH = 1000

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from rev_analytics.errors import ConfigError
-from streams.metrics import ConsumerMetrics, MetricsServer, serve_metrics
-from streams.schema import PromptEvent
+from rev_analytics.core.errors import ConfigError
+from rev_analytics.core.event import PromptEvent
+from streams.metrics.exporter import ConsumerMetrics, MetricsServer, serve_metrics
 
 
 @pytest.fixture

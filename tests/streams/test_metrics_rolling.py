@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.rolling import RollingSums
+from streams.metrics.rolling import RollingSums
 
 T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)
 WINDOWS = {"5m": 5, "1h": 60}

@@ -13,11 +13,11 @@ from typing import Any, cast
 import pytest
 import redis
 
-from rev_analytics.errors import ConfigError, InvalidEventError
+from rev_analytics.core.errors import ConfigError, InvalidEventError
+from rev_analytics.core.event import decode_entry
 from storage.sqlite_store import open_store
-from streams.producer import AsyncProducer, Producer, event_from_rev_result, prepare
-from streams.quality import composite_quality
-from streams.schema import decode_entry
+from streams.producer.client import AsyncProducer, Producer, event_from_rev_result, prepare
+from streams.producer.quality import composite_quality
 from tests.redis_server import RedisServer
 
 

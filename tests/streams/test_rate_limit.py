@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rev_analytics.errors import ConfigError
-from streams.rate_limit import TokenBucket
+from rev_analytics.core.errors import ConfigError
+from streams.simulate.rate_limit import TokenBucket
 
 
 class FakeClock:

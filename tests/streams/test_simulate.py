@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rev_analytics.errors import ConfigError, InvalidEventError
+from rev_analytics.core.errors import ConfigError, InvalidEventError
+from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent, decode_entry
 from storage.sqlite_store import open_store
-from streams.quality import composite_quality
-from streams.schema import DEAD_LETTER_REASONS, PromptEvent, decode_entry
-from streams.simulate import (
+from streams.producer.quality import composite_quality
+from streams.simulate.workload import (
     CHANGE_FRACTION,
     DEGRADING_TEMPLATE,
     INVALID_KINDS,

@@ -1,0 +1,3 @@
+from rev_analytics.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""``rev-analytics analyze``: every statistical analysis of a range, as JSON or tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import TYPE_CHECKING
+
+from rev_analytics.cli.options import add_option
+from rev_analytics.cli.progress import progress_bar
+from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
+from rev_analytics.core.errors import ConfigError
+
+if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up would pay for it
+    from rich.console import Console
+
+    from analytics.analyze import AnalysisReport
+
+NAME = "analyze"
+HELP = ("success rates, template comparisons, discrimination power, trends and change points, "
+        "correlations, success prediction and model identification for a range")
+ORDER = 40
+TOP = 15
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_selection_options(parser)
+    add_option(parser, "--alpha", type=float, default=0.05,
+               help="significance level for every test and interval")
+    add_option(parser, "--baseline", metavar="TEMPLATE",
+               help="compare every template with this one (default: all pairs)")
+    add_option(parser, "--correction", choices=["holm", "fdr_bh"], default="holm",
+               help="multiple-comparison correction for the template comparisons")
+    add_option(parser, "--json", action="store_true", help="print one JSON object")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def render(report: AnalysisReport, console: Console) -> None:
+    """The readable tables: the most decision-relevant rows of each section."""
+    from rich.table import Table
+
+    o = report.overview
+    console.print(
+        f"[bold]{o.n:,} executions[/bold], {o.templates} templates, {o.models} models, "
+        f"{o.start:%Y-%m-%d %H:%M} .. {o.end:%Y-%m-%d %H:%M} UTC; success {o.rate:.1%} "
+        f"[{o.ci_low:.1%}, {o.ci_high:.1%}]"
+    )
+    for name, title in (("template", "Success by template"), ("model", "Success by model")):
+        rates = report.rates.get(name)
+        if rates is None:
+            continue
+        table = Table(title=f"{title} (Wilson {1 - report.alpha:.0%} CI)")
+        for column in (rates.by[0], "n", "rate", "CI"):
+            table.add_column(column, justify="left" if column == rates.by[0] else "right")
+        for row in rates.rows[:TOP]:
+            table.add_row(str(row.keys[rates.by[0]]), f"{row.n:,}", _pct(row.rate),
+                          f"{_pct(row.ci_low)} - {_pct(row.ci_high)}")
+        console.print(table)
+    if report.comparisons is not None:
+        c = report.comparisons
+        table = Table(title=f"Template comparisons ({c.mode}, {c.correction}): "
+                            f"{len(c.discoveries)} of {len(c.comparisons)} significant")
+        for column in ("a", "b", "difference", "p adjusted"):
+            table.add_column(column)
+        for comp in sorted(c.discoveries, key=lambda x: -abs(x.difference))[:TOP]:
+            table.add_row(comp.a, comp.b, f"{comp.difference * 100:+.1f} pts",
+                          f"{comp.p_adjusted:.3g}")
+        console.print(table)
+    if report.discrimination is not None:
+        table = Table(title="Discrimination power (separation of models)")
+        for column in ("template", "Cramer's V", "CI", "p adjusted", "mean score"):
+            table.add_column(column)
+        for d in report.discrimination.templates[:TOP]:
+            table.add_row(d.template_id, f"{d.cramers_v:.3f}",
+                          f"{d.v_ci_low:.3f} - {d.v_ci_high:.3f}", f"{d.p_adjusted:.3g}",
+                          "-" if d.mean_score is None else f"{d.mean_score:.3f}")
+        console.print(table)
+    if report.trends:
+        table = Table(title="Trends over event time (quasi-binomial GLM)")
+        for column in ("series", "direction", "rate change / day", "p"):
+            table.add_column(column)
+        for trend in report.trends[: TOP + 1]:
+            table.add_row(trend.key, trend.direction,
+                          f"{trend.rate_change_per_day * 100:+.2f} pts", f"{trend.p_value:.3g}")
+        console.print(table)
+    if report.changes is not None:
+        flagged = [c for c in report.changes.changes if c.significant]
+        console.print(f"[bold]Change points[/bold] ({report.changes.method}): "
+                      + (", ".join(f"{c.template_id} {c.direction} at "
+                                   f"{c.changed_at:%Y-%m-%d %H:%M} UTC "
+                                   f"({_pct(c.rate_before)} -> {_pct(c.rate_after)})"
+                                   for c in flagged if c.changed_at is not None)
+                         or "none"))
+    if report.correlations is not None:
+        table = Table(title="Correlation with success (point-biserial, BH FDR)")
+        for column in ("feature", "r", "p adjusted", "n"):
+            table.add_column(column)
+        for f in report.correlations.features:
+            table.add_row(f.feature + (" (outcome-derived)" if f.outcome_derived else ""),
+                          "-" if f.r is None else f"{f.r:+.3f}", f"{f.p_adjusted:.3g}", f"{f.n:,}")
+        console.print(table)
+    if report.prediction is not None:
+        p = report.prediction
+        models = "; ".join(f"{m.name}: ROC-AUC {m.roc_auc:.3f} (+/-{m.roc_auc_fold_sd:.3f}), "
+                           f"Brier {m.brier:.3f}" for m in p.models)
+        console.print(f"[bold]Success prediction[/bold] ({p.folds}-fold CV on "
+                      f"{p.sample_size:,} rows): {models}")
+        if p.excluded:
+            console.print("  excluded as leakage: " + ", ".join(
+                f"{name} ({why})" for name, why in p.excluded.items()))
+    if report.identification is not None:
+        i = report.identification
+        console.print(f"[bold]Model identification[/bold]: accuracy {i.accuracy:.1%} "
+                      f"[{i.accuracy_ci[0]:.1%}, {i.accuracy_ci[1]:.1%}] vs chance "
+                      f"{i.chance:.1%} (p = {i.p_value:.3g}); balanced {i.balanced_accuracy:.1%}")
+        matrix = Table(title="Confusion matrix (rows: true model, columns: predicted)")
+        matrix.add_column("")
+        for label in i.labels:
+            matrix.add_column(label, justify="right")
+        for label, counts in zip(i.labels, i.matrix, strict=True):
+            matrix.add_row(label, *(f"{v:,}" for v in counts))
+        console.print(matrix)
+    for section, note in report.notes.items():
+        console.print(f"note ({section}): {note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    alpha = float(args.alpha)
+    if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
+        raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
+    from rich.console import Console
+
+    from analytics.analyze import SECTIONS, run_analysis
+    from analytics.load import STATISTICS_COLUMNS, load_executions
+
+    selection = selection_from_args(args)
+    with progress_bar() as bar:
+        task = bar.add_task("loading executions", total=len(SECTIONS))
+        frame = load_executions(args.db, selection, columns=STATISTICS_COLUMNS)
+        if frame.empty:
+            bar.stop()
+            print(f"nothing to analyse: no executions in {describe(selection)} of {args.db}")
+            return 0
+        if args.baseline is not None and not (frame["template_id"] == args.baseline).any():
+            raise ConfigError(f"--baseline {args.baseline!r} has no executions in the range")
+
+        def step(name: str) -> None:
+            bar.update(task, description=name, advance=0 if name == SECTIONS[0] else 1)
+
+        report = run_analysis(frame, alpha=alpha, baseline=args.baseline,
+                              correction=args.correction, progress=step)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        render(report, Console())
+    return 0

@@ -1,0 +1,235 @@
+"""``rev-analytics demo``: the whole system on embedded defaults.
+
+A private Redis (unix socket, nothing on disk), the real consumer with its
+/metrics endpoint, a simulated REV workload published at a steady rate, a
+live progress display, then a summary table and the full report. Every part
+stops cleanly on completion and on Ctrl-C: the Redis server also dies with
+this process if it is killed outright (see :mod:`rev_analytics.cli.embedded_redis`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from rev_analytics.cli.embedded_redis import EmbeddedRedis
+from rev_analytics.core.errors import ConfigError, NothingToReportError
+from streams.connection import connect
+from streams.consumer.runner import Consumer, ConsumerStats
+from streams.consumer.settings import ConsumerSettings
+from streams.metrics.exporter import ConsumerMetrics, MetricsServer
+from streams.producer.client import Producer
+from streams.simulate.rate_limit import TokenBucket
+from streams.simulate.workload import Workload
+
+log = logging.getLogger(__name__)
+
+PUBLISH_BATCH = 250
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What ``rev-analytics demo`` was asked for; the defaults live in its flags."""
+
+    out: Path
+    events: int
+    rate: float
+    seed: int
+    backfill_days: float
+    invalid_fraction: float
+    metrics_port: int
+    report: bool
+
+
+@dataclass(slots=True)
+class _Progress:
+    published: int = 0
+    publish_done: bool = False
+    publish_error: BaseException | None = None
+
+
+class _Publisher(threading.Thread):
+    """Publishes the simulated workload at ``rate`` events/s (its own thread)."""
+
+    def __init__(self, url: str, stream: str, options: DemoOptions, progress: _Progress) -> None:
+        super().__init__(name="demo-publisher", daemon=True)
+        self.url = url
+        self.stream = stream
+        self.options = options
+        self.progress = progress
+        self.stop_requested = threading.Event()
+
+    def run(self) -> None:
+        options = self.options
+        span = options.backfill_days * 86400.0
+        workload = Workload(options.seed, start=time.time() - span, span_seconds=span)
+        events = workload.labelled_wire_events(
+            options.events, invalid_fraction=options.invalid_fraction
+        )
+        bucket = TokenBucket(options.rate, burst=PUBLISH_BATCH)
+        client = connect(self.url)
+        producer = Producer(client, self.stream, chunk_size=PUBLISH_BATCH, validate=False)
+        try:
+            while not self.stop_requested.is_set():
+                bucket.acquire(PUBLISH_BATCH)
+                batch = list(islice(events, PUBLISH_BATCH))
+                if not batch:
+                    break
+                producer.publish_many(fields for fields, _ in batch)
+                self.progress.published += len(batch)
+        except BaseException as exc:  # reported by the main thread
+            self.progress.publish_error = exc
+        finally:
+            self.progress.publish_done = True
+            client.close()
+
+
+def _status(
+    options: DemoOptions, progress: _Progress, consumer: Consumer, started: float,
+    metrics_url: str,
+) -> Table:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    done = consumer.processor.events_committed + consumer.processor.dead_lettered
+    table = Table(title="rev-analytics demo (Ctrl-C stops cleanly)", show_header=False)
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    table.add_row("published", f"{progress.published:,} / {options.events:,}")
+    table.add_row("committed to SQLite", f"{consumer.processor.events_committed:,}")
+    table.add_row("dead-lettered", f"{consumer.processor.dead_lettered:,} (malformed on purpose)")
+    table.add_row("throughput", f"{done / elapsed:,.0f} events/s over {elapsed:.1f} s")
+    table.add_row("metrics", metrics_url)
+    return table
+
+
+async def _run_pipeline(
+    settings: ConsumerSettings, metrics: ConsumerMetrics, options: DemoOptions,
+    console: Console, metrics_url: str,
+) -> tuple[ConsumerStats, _Progress]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    consumer = Consumer(settings, metrics)
+    progress = _Progress()
+    publisher = _Publisher(settings.redis_url, settings.stream, options, progress)
+    started = time.monotonic()
+    await consumer.start()
+    publisher.start()
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while not stop.is_set():
+                live.update(_status(options, progress, consumer, started, metrics_url))
+                done = consumer.processor.events_committed + consumer.processor.dead_lettered
+                if progress.publish_done and done >= progress.published:
+                    break
+                if consumer.failed:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+            live.update(_status(options, progress, consumer, started, metrics_url))
+    finally:
+        publisher.stop_requested.set()
+        await loop.run_in_executor(None, publisher.join, 10)
+        stats = await consumer.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if stop.is_set():
+        console.print("[yellow]interrupted: stopped cleanly, everything read was committed[/]")
+    if progress.publish_error is not None:
+        raise RuntimeError(f"the simulator failed: {progress.publish_error}")
+    return stats, progress
+
+
+def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
+    from analytics.load import load_executions
+    from analytics.rates import success_rates
+
+    frame = load_executions(db_path, columns=("template_id", "model_id", "success", "cost"))
+    rates = success_rates(frame, ("template_id",))
+    table = Table(title=f"success by template ({len(frame):,} executions, 95 % Wilson intervals)")
+    for name, justify in (("template", "left"), ("executions", "right"), ("success", "right"),
+                          ("95 % interval", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rates.rows:
+        table.add_row(
+            str(row.keys["template_id"]), f"{row.n:,}", f"{row.rate:.1%}",
+            f"{row.ci_low:.1%} - {row.ci_high:.1%}",
+        )
+    return table, [str(row.keys["template_id"]) for row in rates.rows]
+
+
+def _serve_metrics(metrics: ConsumerMetrics, preferred: int) -> MetricsServer:
+    """/metrics on 127.0.0.1:``preferred``, or on a free port if that one is taken."""
+    try:
+        return MetricsServer(metrics, "127.0.0.1", preferred)
+    except ConfigError:
+        return MetricsServer(metrics, "127.0.0.1", 0)
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> int:
+    """Run the demo; return the exit code."""
+    console = console or Console()
+    if options.events <= 0:
+        raise ConfigError("--events must be positive")
+    out = options.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / "analytics.db"
+    for suffix in ("", "-wal", "-shm"):  # a fresh store each run: only our own files
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+    # Started from the main thread on purpose: the server's parent-death
+    # signal fires when the thread that spawned it ends.
+    with EmbeddedRedis() as redis_server:
+        metrics = ConsumerMetrics()
+        # Loopback only: the demo is for the person at this machine.
+        server = _serve_metrics(metrics, options.metrics_port)
+        try:
+            settings = ConsumerSettings(
+                redis_url=redis_server.url, db_path=str(db_path), consumer="demo",
+                batch_within=0.25, claim_idle=10.0, metrics_addr="127.0.0.1",
+                metrics_port=server.port,
+            )
+            console.print(f"embedded Redis at {redis_server.url}; store {db_path}")
+            stats, progress = asyncio.run(
+                _run_pipeline(settings, metrics, options, console, server.url)
+            )
+        finally:
+            server.stop()
+
+    console.print(
+        f"\n[bold]done[/]: {progress.published:,} published, {stats.events_committed:,} "
+        f"committed ({stats.rows_inserted:,} rows), {stats.dead_lettered:,} dead-lettered, "
+        f"in {stats.seconds:.1f} s"
+    )
+    console.print(f"database: {db_path}")
+    templates: list[str] = []
+    if stats.rows_inserted:
+        table, templates = _summary_table(db_path)
+        console.print(table)
+    if options.report:
+        from analytics.report import generate_report
+
+        try:
+            _, written = generate_report(db_path, out / "report")
+        except NothingToReportError as exc:
+            console.print(str(exc))
+        else:
+            console.print(f"report: {written.html}")
+    console.print("next steps:")
+    console.print(f"  rev-analytics analyze --db {db_path}")
+    console.print(f"  rev-analytics report --db {db_path} --out {out / 'report'}")
+    if len(templates) >= 2:
+        console.print(f"  rev-analytics ab-test --db {db_path} --a {templates[-1]} "
+                      f"--b {templates[0]} --json")
+    return 0 if stats.clean_stop else 1

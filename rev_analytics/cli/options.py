@@ -1,0 +1,47 @@
+"""What every sub-command shares: the program name, exit codes, and options that
+also read ``REV_ANALYTICS_<OPTION>`` environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from rev_analytics.core.errors import RevAnalyticsError
+
+PROG = "rev-analytics"
+ENV_PREFIX = "REV_ANALYTICS_"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class UsageError(RevAnalyticsError):
+    """Bad command-line usage (exit code 2)."""
+
+
+def env_name(flag: str) -> str:
+    """``--redis-url`` -> ``REV_ANALYTICS_REDIS_URL``."""
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def add_option(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> argparse.Action:
+    """Add ``flag`` to ``parser`` with its default read from the environment.
+
+    A value in ``REV_ANALYTICS_<OPTION>`` overrides the built-in default and
+    satisfies ``required=True``; argparse converts it with the option's
+    ``type`` exactly as if it had been typed on the command line.
+    """
+    variable = env_name(flag)
+    from_env = os.environ.get(variable)
+    if from_env is not None:
+        if kwargs.get("action") in ("store_true", "store_false"):
+            kwargs["default"] = from_env.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            kwargs["default"] = from_env
+        kwargs["required"] = False
+    help_text = kwargs.get("help", "")
+    if help_text and help_text != argparse.SUPPRESS:
+        kwargs["help"] = f"{help_text} [env {variable}]"
+    return parser.add_argument(flag, **kwargs)

@@ -1,0 +1,112 @@
+"""The SQLite sink: writes one window in one transaction, off the event loop.
+
+All writes happen on one dedicated thread that owns the store, so the event
+loop keeps reading Redis while SQLite commits, and writes never interleave.
+A failed commit (database locked by another process, disk full, file made
+read-only) is retried with backoff until it succeeds or the consumer stops;
+nothing of the window is acknowledged in the meantime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from rev_analytics.core.event import PromptEvent
+from storage.sqlite_store import SqliteStore
+from streams.consumer.backoff import backoff_wait
+from streams.consumer.observer import ConsumerObserver
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SinkStopped(Exception):
+    """The consumer stopped while a window still could not be committed."""
+
+
+class SqliteSink:
+    """Commits windows of events to a :class:`SqliteStore` from a single writer thread."""
+
+    def __init__(
+        self,
+        db_path: str,
+        observer: ConsumerObserver,
+        *,
+        busy_timeout: float = 5.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.observer = observer
+        self.max_backoff = max_backoff
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._db_path = db_path
+        self._busy_timeout = busy_timeout
+        self._store: SqliteStore | None = None
+        self.stopping = asyncio.Event()
+        self.give_up_at: float | None = None
+
+    async def open(self) -> None:
+        """Open (create or migrate) the store on the writer thread."""
+        self._store = await self.run(
+            lambda: SqliteStore(self._db_path, busy_timeout=self._busy_timeout)
+        )
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def write(self, events: Sequence[PromptEvent]) -> int:
+        """Commit ``events`` in one transaction; return how many rows were new.
+
+        Retries while the database refuses the write. Raises
+        :class:`SinkStopped` if the consumer is stopping and ``give_up_at``
+        has passed: the caller must then acknowledge nothing.
+        """
+        store = self._store
+        if store is None:
+            raise RuntimeError("SqliteSink.open() was not awaited")
+        delay = 0.1
+        failing_since: float | None = None
+        while True:
+            started = time.perf_counter()
+            try:
+                inserted = await self.run(lambda: store.insert_events(events))
+            except sqlite3.Error as exc:
+                self.observer.record_write_failure(type(exc).__name__)
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    self.observer.set_storage_healthy(False)
+                    log.error(
+                        "committing a window of %d events failed (%s); nothing acknowledged, "
+                        "retrying with backoff", len(events), exc,
+                    )
+                if self.stopping.is_set() and (
+                    self.give_up_at is None or time.monotonic() > self.give_up_at
+                ):
+                    raise SinkStopped(
+                        f"window of {len(events)} events not committed: {exc}"
+                    ) from exc
+                await backoff_wait(delay, self.stopping)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            elapsed = time.perf_counter() - started
+            if failing_since is not None:
+                self.observer.set_storage_healthy(True)
+                log.warning(
+                    "commit succeeded again after %.1f s of failures",
+                    time.monotonic() - failing_since,
+                )
+            self.observer.record_committed(events, inserted, elapsed)
+            return inserted
+
+    async def close(self) -> None:
+        store = self._store
+        if store is not None:
+            await self.run(store.close)
+        self._executor.shutdown(wait=True)

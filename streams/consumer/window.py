@@ -1,0 +1,93 @@
+"""One window of stream entries, from raw fields to committed rows and acks.
+
+The order is the whole point: decode, commit the valid events in one
+transaction, and only then, in one Redis transaction, write the dead letters
+and acknowledge every entry of the window. If anything fails before the
+acknowledgement, the entries stay pending in Redis and come back (to this
+consumer or, after ``claim_idle``, to a sibling); storage is idempotent on
+``event_id``, so a second delivery never makes a second row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from rev_analytics.core.errors import InvalidEventError
+from rev_analytics.core.event import PromptEvent, decode_entry
+from streams.consumer.observer import ConsumerObserver
+from streams.consumer.sink import SinkStopped, SqliteSink
+from streams.consumer.source import Chunk, DeadLetter, RedisSource, SourceStopped
+
+log = logging.getLogger(__name__)
+
+
+def decode_window(
+    entries: Sequence[tuple[str, dict[bytes, bytes]]], now: float
+) -> tuple[list[PromptEvent], list[DeadLetter]]:
+    """Split a window's entries into valid events and dead letters (first error wins)."""
+    events: list[PromptEvent] = []
+    dead: list[DeadLetter] = []
+    for entry_id, fields in entries:
+        try:
+            events.append(decode_entry(entry_id, fields, now))
+        except InvalidEventError as exc:
+            dead.append(DeadLetter(entry_id, fields, str(exc), exc.reason))
+    return events, dead
+
+
+class WindowProcessor:
+    """Turns windows of chunks into committed rows, dead letters and acks."""
+
+    def __init__(self, source: RedisSource, sink: SqliteSink, observer: ConsumerObserver) -> None:
+        self.source = source
+        self.sink = sink
+        self.observer = observer
+        self.chunks_done = 0
+        self.events_committed = 0
+        self.rows_inserted = 0
+        self.dead_lettered = 0
+
+    async def process(self, chunks: Sequence[Chunk]) -> None:
+        """Commit, dead-letter and acknowledge everything in ``chunks``.
+
+        Never raises: a window that cannot be settled is released (left
+        pending in Redis) and logged, so the agent keeps running and the
+        entries are retried through the reclaim path.
+        """
+        entries: dict[str, dict[bytes, bytes]] = {}
+        deleted: set[str] = set()
+        for chunk in chunks:
+            entries.update(chunk.entries)  # the same ID twice in a window is one entry
+            deleted.update(chunk.deleted)
+        ids = [*entries, *(i for i in deleted if i not in entries)]
+        if not ids:
+            return
+        try:
+            events, dead = await self.sink.run(
+                lambda: decode_window(list(entries.items()), time.time())
+            )
+            inserted = await self.sink.write(events) if events else 0
+            trimmed = await self.source.settle(ids, dead)
+        except (SinkStopped, SourceStopped) as exc:
+            self.source.release(ids)
+            log.warning("stopping with %d entries unacknowledged (still pending): %s",
+                        len(ids), exc)
+        except Exception:
+            self.source.release(ids)
+            log.exception("window of %d entries failed; left pending for redelivery", len(ids))
+        else:
+            self.events_committed += len(events)
+            self.rows_inserted += inserted
+            self.dead_lettered += len(dead)
+            for letter in dead:
+                self.observer.record_dead_letter(letter.reason)
+            if trimmed:
+                self.observer.record_dead_letters_trimmed(trimmed)
+            if dead:
+                log.info("dead-lettered %d entries (first: %s: %s)", len(dead),
+                         dead[0].source_id, dead[0].error)
+        finally:
+            # Empty chunks are padding sent to flush a window at shutdown.
+            self.chunks_done += sum(1 for chunk in chunks if len(chunk))

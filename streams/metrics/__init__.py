@@ -1,0 +1,1 @@
+"""The consumer's Prometheus exporter: metric families, label caps, rolling windows, /metrics."""

@@ -1,0 +1,1 @@
+"""A seeded, realistic synthetic REV workload (``rev-analytics simulate`` and the demo)."""

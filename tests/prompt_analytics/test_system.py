@@ -1,0 +1,145 @@
+"""The facade's own promises beyond the design document's examples."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import redis
+
+import rev_analytics.prompt_analytics as facade
+from analytics.figures import png_is_valid, success_heatmap
+from analytics.rates import success_rates
+from rev_analytics.core.errors import InvalidEventError, NothingToReportError
+from rev_analytics.core.event import decode_entry
+from tests.analytics.report_data import make_events
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[facade.PromptAnalyticsSystem]:
+    with facade.create_analytics_system(tmp_path / "a.db", output_dir=tmp_path / "out") as made:
+        yield made
+
+
+def seed(system: facade.PromptAnalyticsSystem, count: int = 300) -> None:
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    system.store.insert_events(make_events(count, end=end, span=timedelta(days=3)))
+
+
+def test_direct_recording_validates_and_keeps_absent_values_absent(
+    system: facade.PromptAnalyticsSystem,
+) -> None:
+    event_id = system.metrics_collector.record_prompt_execution(
+        "p1", "t1", "m1", True, execution_time=1.25, metadata={"k": [1, 2]})
+    frame = system.load()
+    assert len(frame) == 1 and frame.loc[0, "event_id"] == event_id
+    assert frame.loc[0, "execution_time"] == 1.25
+    # Not given means not known: NaN, never a made-up 0.0.
+    assert frame[["cost", "discrimination_score", "response_length"]].isna().all(axis=None)
+    before = system.store.count()
+    for bad in ({"discrimination_score": 1.5}, {"cost": -1.0}, {"difficulty_level": 9}):
+        with pytest.raises(InvalidEventError):
+            system.metrics_collector.record_prompt_execution("p", "t", "m", True, **bad)
+    with pytest.raises(InvalidEventError, match="template_id"):
+        system.metrics_collector.record_prompt_execution("p", "", "m", True)
+    assert system.store.count() == before  # nothing half-written
+
+
+def test_with_a_redis_url_recording_publishes_to_the_stream(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, stream_key: str
+) -> None:
+    with facade.create_analytics_system(tmp_path / "b.db", redis_url, stream=stream_key) as made:
+        event_id = made.metrics_collector.record_prompt_execution(
+            "p1", "t1", "m1", False, cost=0.5, error_type="timeout")
+        entries: list[Any] = redis_client.xrange(stream_key)  # type: ignore[assignment]
+        assert len(entries) == 1
+        stream_id, fields = entries[0]
+        event = decode_entry(stream_id, fields)  # what the consumer will store
+        assert event.event_id == event_id and event.cost == 0.5 and event.success is False
+        assert made.store.count() == 0  # the consumer writes the store, not the facade
+
+
+def test_heatmap_of_requested_ids_shows_missing_ones_as_missing(
+    system: facade.PromptAnalyticsSystem,
+) -> None:
+    seed(system)
+    path = system.visualization_engine.create_heatmap(
+        models=["m_alpha", "never_ran"], templates=["tpl_good", "tpl_missing_cell"], days=7)
+    assert path is not None and png_is_valid(Path(path).read_bytes())
+    frame = system.load(7, templates=["tpl_good", "tpl_missing_cell"], models=["m_alpha"])
+    rates = success_rates(frame, ("template_id", "model_id"))
+    drawn = success_heatmap(rates, templates=["tpl_good", "tpl_missing_cell"],
+                            models=["m_alpha", "never_ran"]).data
+    assert drawn["never_ran"].isna().all() and drawn["m_alpha"].notna().all()
+    assert system.visualization_engine.create_network_graph(days=0.0001) is None  # no data
+
+
+def test_real_time_metrics_and_callbacks(system: facade.PromptAnalyticsSystem) -> None:
+    empty = system.get_real_time_metrics()
+    assert empty["status"] == "no_data" and empty["total_executions"] == 0
+    assert math.isnan(empty["success_rate"])  # undefined, not 0 %
+    for i in range(10):
+        system.metrics_collector.record_prompt_execution(f"p{i}", "t", "m", i < 7)
+    seen: list[dict[str, Any]] = []
+    fed = threading.Event()
+
+    def broken(metrics: dict[str, Any]) -> None:
+        raise RuntimeError("a user's callback failing")
+
+    def good(metrics: dict[str, Any]) -> None:
+        seen.append(metrics)
+        fed.set()
+
+    system.add_update_callback(broken)
+    system.add_update_callback(good)
+    system.start_real_time_monitoring(update_interval=0.05)
+    assert fed.wait(5) and system.monitoring_active
+    system.stop_real_time_monitoring()
+    assert not system.monitoring_active
+    assert seen[0]["total_executions"] == 10 and seen[0]["success_rate"] == pytest.approx(0.7)
+    assert seen[0]["template_success_rates"] == {"t": pytest.approx(0.7)}
+
+
+def test_empty_range_is_reported_as_no_data(system: facade.PromptAnalyticsSystem) -> None:
+    with pytest.raises(NothingToReportError):
+        system.reporting_system.generate_comprehensive_report(days=7)
+    assert system.create_dashboard_data(days=7)["status"] == "no_data"
+    with pytest.raises(NothingToReportError):
+        system.statistical_analysis.correlation_analysis(days=7)
+
+
+def test_history_export_formats(system: facade.PromptAnalyticsSystem) -> None:
+    seed(system, 120)
+    for fmt, reader in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
+        path = Path(system.export_historical_data(days=30, format=fmt))
+        assert path.parent == system.output_dir.resolve() and len(reader(path)) == 120
+    jsonl = Path(system.export_historical_data(days=30, format="json"))
+    assert jsonl.suffix == ".jsonl" and len(jsonl.read_text().splitlines()) == 120
+
+
+def test_in_memory_store_works_across_calls() -> None:
+    with facade.PromptAnalyticsSystem(":memory:") as memory:
+        memory.metrics_collector.record_prompt_execution("p", "t", "m", True, cost=0.1)
+        memory.metrics_collector.record_prompt_execution("q", "t", "m", False)
+        assert len(memory.load()) == 2
+        assert memory.rev_integration.sync_with_experiment_tracking("none")["executions"] == 0
+
+
+def test_integrate_accepts_both_spellings(system: facade.PromptAnalyticsSystem) -> None:
+    result = {"prompt_id": "p", "template_id": "t", "model_id": "m", "success": True,
+              "response": "abc", "execution_time": 2.0}
+    facade.integrate_with_rev_pipeline(system, result, {"verification_confidence": 0.5})
+    facade.integrate_with_rev_pipeline(system, rev_result=result,
+                                       behavioral_data={"overall_score": 0.3})
+    frame = system.load()
+    assert len(frame) == 2 and set(frame["response_length"]) == {3.0}
+    assert frame["discrimination_score"].notna().sum() == 1
+    with pytest.raises(InvalidEventError, match="model_id"):
+        facade.integrate_with_rev_pipeline(system, {"prompt_id": "p", "template_id": "t",
+                                                    "success": True})
