@@ -153,18 +153,35 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load_outcome_counts(db_path: str | Path, selection: Selection | None = None) -> pd.DataFrame:
-    """Executions and successes per (template_id, model_id), aggregated by SQLite."""
+COUNT_KEYS: tuple[str, ...] = ("template_id", "model_id", "prompt_id", "domain",
+                               "difficulty_level")
+"""Columns :func:`load_outcome_counts` can group by."""
+
+
+def load_outcome_counts(
+    db_path: str | Path,
+    selection: Selection | None = None,
+    by: Sequence[str] = ("template_id", "model_id"),
+) -> pd.DataFrame:
+    """Executions ``n`` and ``successes`` per combination of ``by``, aggregated by the store.
+
+    ``by`` names columns of :data:`COUNT_KEYS`; ``("template_id", "model_id",
+    "prompt_id")`` gives the per-prompt counts that clustered and paired tests need.
+    """
+    keys = list(by)
+    unknown = [key for key in keys if key not in COUNT_KEYS]
+    if unknown or not keys:
+        raise ValueError(f"cannot group counts by {unknown or keys}; choose from {COUNT_KEYS}")
     where, params = (selection or Selection()).where()
     conn = connect_readonly(db_path)
     try:
         rows = conn.execute(
-            f"SELECT template_id, model_id, COUNT(*), SUM(success) FROM {TABLE}{where} "
-            "GROUP BY template_id, model_id", params,
+            f"SELECT {', '.join(keys)}, COUNT(*), SUM(success) FROM {TABLE}{where} "
+            f"GROUP BY {', '.join(keys)}", params,
         ).fetchall()
     finally:
         conn.close()
-    counts = pd.DataFrame(rows, columns=["template_id", "model_id", "n", "successes"])
+    counts = pd.DataFrame(rows, columns=[*keys, "n", "successes"])
     return counts.astype({"n": "int64", "successes": "int64"})
 
 
