@@ -43,7 +43,8 @@ from analytics.correlation import correlations  # noqa: E402
 from analytics.load import STATISTICS_COLUMNS, load_executions, typed  # noqa: E402
 from analytics.prediction import predict_success  # noqa: E402
 from benchmarks.measure import peak_rss_mb  # noqa: E402
-from storage.sqlite_store import TABLE, open_store  # noqa: E402
+from storage import open_store  # noqa: E402
+from storage.columns import TABLE  # noqa: E402
 from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
 
 CACHE = Path("/tmp/rev_analytics_bench")

@@ -48,8 +48,10 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import redis  # noqa: E402
 
-from rev_analytics.core.event import PromptEvent, entry_id_seconds  # noqa: E402
-from storage.sqlite_store import COLUMNS, SqliteStore  # noqa: E402
+from rev_analytics.core.event import PromptEvent  # noqa: E402
+from rev_analytics.core.timefmt import entry_id_micros  # noqa: E402
+from storage.columns import COLUMNS  # noqa: E402
+from storage.sqlite.store import SqliteStore  # noqa: E402
 from streams.consumer.observer import ConsumerObserver, NullObserver  # noqa: E402
 from streams.consumer.runner import Consumer  # noqa: E402
 from streams.consumer.settings import ConsumerSettings  # noqa: E402
@@ -124,7 +126,7 @@ class LatencyObserver(NullObserver):
         self, events: Sequence[PromptEvent], inserted: int, commit_seconds: float
     ) -> None:
         now = time.time()
-        self.latencies.extend(now - entry_id_seconds(e.stream_id) for e in events)
+        self.latencies.extend(now - entry_id_micros(e.stream_id) / 1e6 for e in events)
 
 
 async def run_consumer(
@@ -132,7 +134,7 @@ async def run_consumer(
     **overrides: Any,
 ) -> float:
     settings = ConsumerSettings(
-        redis_url=url, db_path=db, stream=stream, group=group, consumer="bench-1", **overrides
+        redis_url=url, db=db, stream=stream, group=group, consumer="bench-1", **overrides
     )
     consumer = Consumer(settings, observer)
     started = time.perf_counter()
@@ -175,7 +177,7 @@ async def measure_latency(
     redis.Redis.from_url(url).xgroup_create(stream, "latency", id="$", mkstream=True)
     observer = LatencyObserver()
     settings = ConsumerSettings(
-        redis_url=url, db_path=db, stream=stream, group="latency", consumer="lat-1",
+        redis_url=url, db=db, stream=stream, group="latency", consumer="lat-1",
         batch_within=within,
     )
     consumer = Consumer(settings, observer)

@@ -38,7 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rev_analytics.core.event import PromptEvent, decode_entry, encode_event  # noqa: E402
+from rev_analytics.core.decode import decode_entry  # noqa: E402
+from rev_analytics.core.encode import encode_event  # noqa: E402
+from rev_analytics.core.event import PromptEvent  # noqa: E402
+from rev_analytics.core.timefmt import micros_from_seconds  # noqa: E402
 from streams.metrics.exporter import ConsumerMetrics, MetricsServer  # noqa: E402
 
 SCRAPE_BUDGET_MS = 100.0
@@ -55,7 +58,7 @@ def populated(templates: int, models: int) -> ConsumerMetrics:
         PromptEvent(
             event_id=f"e{t}-{m}-{k}", stream_id="1-0", prompt_id="p",
             template_id=f"template_{t:04d}", model_id=f"model-{m:02d}",
-            timestamp=now - rng.random() * 3000, success=rng.random() < 0.8,
+            timestamp=micros_from_seconds(now - rng.random() * 3000), success=rng.random() < 0.8,
             execution_time=rng.expovariate(1.0), cost=rng.expovariate(300.0),
             discrimination_score=rng.random(), behavioral_score=rng.random(),
             quality_score=rng.random(),
@@ -122,7 +125,7 @@ def window_of(rng: random.Random, full: bool) -> list[PromptEvent]:
         events.append(PromptEvent(
             event_id=f"e{i}", stream_id=f"{int(now * 1000)}-{i}", prompt_id=f"p{i}",
             template_id=f"template_{rng.randrange(20)}", model_id=f"model-{rng.randrange(5)}",
-            timestamp=now - rng.random() * 0.5, success=rng.random() < 0.8,
+            timestamp=micros_from_seconds(now - rng.random() * 0.5), success=rng.random() < 0.8,
             **extra,  # type: ignore[arg-type]
         ))
     return events

@@ -42,9 +42,9 @@ import redis  # noqa: E402
 
 from rev_analytics.cli.main import build_parser  # noqa: E402
 from rev_analytics.cli.main import main as cli_main  # noqa: E402
-from storage.sqlite_store import open_store  # noqa: E402
+from storage import open_store  # noqa: E402
 from streams.connection import connect_async  # noqa: E402
-from streams.producer.client import AsyncProducer, Producer  # noqa: E402
+from streams.producer import AsyncProducer, Producer  # noqa: E402
 from streams.simulate.workload import synthetic_events, synthetic_prompt_events  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 

@@ -45,19 +45,20 @@ import pandas as pd
 from analytics import figures
 from analytics.abtest import ABTestResult, ab_test
 from analytics.correlation import correlations
-from analytics.export import export_from_connection
+from analytics.export import export_history
 from analytics.identification import identify_models
-from analytics.load import ANALYSIS_COLUMNS, Selection, typed
+from analytics.load import Selection, load_executions
 from analytics.prediction import predict_success
 from analytics.rates import success_rates
 from analytics.report import Report, build_report
 from analytics.report.render import render_summary_markdown
 from analytics.trends import trends_by_template
+from rev_analytics.core.decode import decode_fields
 from rev_analytics.core.errors import ConfigError, NothingToReportError
-from rev_analytics.core.event import decode_entry
 from rev_analytics.core.wire import DEFAULT_STREAM
-from storage.sqlite_store import TABLE, SqliteStore
-from streams.producer.client import Producer, event_from_rev_result, prepare
+from storage.columns import TABLE
+from storage.sqlite.store import SqliteStore
+from streams.producer import Producer, event_from_rev_result, prepare
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,8 @@ class PromptAnalyticsSystem:
         """Executions of the last ``days`` (all when ``None``) as a typed DataFrame."""
         since = datetime.now(UTC) - timedelta(days=days) if days is not None else None
         selection = Selection(since=since, templates=templates or None, models=models or None)
-        where, params = selection.where()
         with self.lock:
-            frame = pd.read_sql_query(
-                f"SELECT {', '.join(ANALYSIS_COLUMNS)} FROM {TABLE}{where} ORDER BY timestamp",
-                self.store.conn, params=params)
-        return typed(frame)
+            return load_executions(self.store.conn, selection)
 
     def output_path(self, name: str | None, default: str) -> Path:
         """Where an output goes: ``name`` under :attr:`output_dir` (absolute names as given)."""
@@ -118,11 +115,11 @@ class PromptAnalyticsSystem:
     def export_historical_data(self, days: float = 30, format: str = "csv",
                                filepath: str | None = None) -> str:
         """Export the last ``days`` of raw history (csv, json/jsonl or parquet); return the path."""
-        fmt = {"json": "jsonl"}.get(format.lower(), format.lower())
+        fmt = format.lower()
         path = self.output_path(filepath, f"prompt_analytics_export_{_stamp()}.{fmt}")
         since = datetime.now(UTC) - timedelta(days=days)
         with self.lock:
-            export_from_connection(self.store.conn, path, fmt, Selection(since=since))
+            export_history(self.store.conn, path, fmt, Selection(since=since))
         return str(path)
 
     def create_dashboard_data(self, days: float = 7) -> dict[str, Any]:
@@ -255,10 +252,10 @@ class MetricsCollector:
         now = time.time()
         event_id, wire = prepare(event, validate=False, now=now)
         # The consumer's own decoder: the same rules as events arriving through Redis.
-        decoded = decode_entry(f"{int(now * 1000)}-0", wire, now=now)
+        decoded = decode_fields(f"{int(now * 1000)}-0", wire, now=now)
         with self.system.lock:
             # Written directly: no stream entry, so no stream id.
-            self.system.store.insert_events([decoded._replace(stream_id=None)])  # type: ignore[arg-type]
+            self.system.store.insert_events([decoded._replace(stream_id=None)])
         return event_id
 
 
@@ -555,8 +552,7 @@ class REVPipelineIntegration:
         with self.system.lock:
             row = self.system.store.conn.execute(
                 f"SELECT COUNT(*), SUM(success), MIN(timestamp), MAX(timestamp) FROM {TABLE} "
-                "WHERE json_valid(metadata) AND json_extract(metadata, '$.experiment_id') = ?",
-                (experiment_id,)).fetchone()
+                "WHERE experiment_id = ?", (experiment_id,)).fetchone()
         return {"experiment_id": experiment_id, "sync_status": "completed",
                 "executions": int(row[0]), "successes": int(row[1] or 0),
                 "first_event": row[2], "last_event": row[3], "timestamp": datetime.now(UTC)}

@@ -1,5 +1,28 @@
-"""Durable storage of prompt executions (SQLite by default)."""
+"""Durable storage of prompt executions: the stores and the one reader of them.
 
-from storage.sqlite_store import COLUMNS, SqliteStore, format_timestamp, open_store
+:func:`open_store` opens the store a ``--db`` value names for writing (a
+SQLite file, or a PostgreSQL URL: :mod:`storage.location`);
+:func:`storage.reader.open_reader` reads either for the batch jobs. This
+package imports only ``rev_analytics.core``; the reader alone needs pyarrow
+(the consumer's install has none).
+"""
 
-__all__ = ["COLUMNS", "SqliteStore", "format_timestamp", "open_store"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from rev_analytics.core.errors import ConfigError
+from storage.base import Store
+from storage.location import StoreLocation, parse_location
+
+
+def open_store(
+    db: str | Path | StoreLocation, *, busy_timeout: float = 5.0, read_only: bool = False
+) -> Store:
+    """Open (creating or migrating if needed) the store ``db`` names."""
+    location = db if isinstance(db, StoreLocation) else parse_location(db)
+    if location.is_sqlite:
+        from storage.sqlite.store import SqliteStore
+
+        return SqliteStore(location.target, busy_timeout=busy_timeout, read_only=read_only)
+    raise ConfigError(f"--db {location}: PostgreSQL stores are not available in this build")

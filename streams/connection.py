@@ -1,37 +1,21 @@
 """Redis connections: one place that builds clients from URLs and hides secrets.
 
 Passwords must never reach logs, errors, metrics or reports, so everything
-that prints a Redis URL prints :func:`redact_url` of it.
+that prints a Redis URL prints :func:`~rev_analytics.core.urls.redact_url` of it.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
 
 from rev_analytics.core.errors import ConfigError
+from rev_analytics.core.urls import redact_url
 
 _SCHEMES = ("redis", "rediss", "unix")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (user names are kept)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable redis url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    query = parts.query
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _check(url: str) -> None:

@@ -40,7 +40,7 @@ def test_producer_example_publishes_what_the_consumer_accepts(
     }
     exec(compile(code, "README.md", "exec"), namespace)
 
-    from rev_analytics.core.event import decode_entry
+    from rev_analytics.core.decode import decode_entry
 
     entries = redis_client.xrange("rev:prompt_executions")
     events = [decode_entry(entry_id, fields) for entry_id, fields in entries]

@@ -29,7 +29,7 @@ from streams.connection import connect
 from streams.consumer.runner import Consumer, ConsumerStats
 from streams.consumer.settings import ConsumerSettings
 from streams.metrics.exporter import ConsumerMetrics, MetricsServer
-from streams.producer.client import Producer
+from streams.producer import Producer
 from streams.simulate.rate_limit import TokenBucket
 from streams.simulate.workload import Workload
 
@@ -196,7 +196,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         server = _serve_metrics(metrics, options.metrics_port)
         try:
             settings = ConsumerSettings(
-                redis_url=redis_server.url, db_path=str(db_path), consumer="demo",
+                redis_url=redis_server.url, db=str(db_path), consumer="demo",
                 batch_within=0.25, claim_idle=10.0, metrics_addr="127.0.0.1",
                 metrics_port=server.port,
             )

@@ -22,7 +22,7 @@ from streams.connection import redact_url
 from streams.consumer.app import RedisReader, build_app
 from streams.consumer.observer import ConsumerObserver, NullObserver
 from streams.consumer.settings import ConsumerSettings
-from streams.consumer.sink import SqliteSink
+from streams.consumer.sink import StoreSink
 from streams.consumer.source import Chunk, RedisSource
 from streams.consumer.window import WindowProcessor
 
@@ -54,8 +54,8 @@ class Consumer:
         self.observer: ConsumerObserver = observer or NullObserver()
         self.drain_timeout = drain_timeout or settings.batch_within + 30.0
         self.source = RedisSource(settings, self.observer)
-        self.sink = SqliteSink(
-            settings.db_path, self.observer, busy_timeout=settings.sqlite_busy_timeout
+        self.sink = StoreSink(
+            settings.store_location, self.observer, busy_timeout=settings.sqlite_busy_timeout
         )
         self.processor = WindowProcessor(self.source, self.sink, self.observer)
         self.app, self.channel = build_app(settings, self.processor)
@@ -75,7 +75,7 @@ class Consumer:
         log.info(
             "consuming %r as %r/%r from %s into %s",
             self.settings.stream, self.settings.group, self.settings.consumer,
-            redact_url(self.settings.redis_url), self.settings.db_path,
+            redact_url(self.settings.redis_url), self.settings.store_location,
         )
 
     @property

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rev_analytics.core.errors import ConfigError
 from rev_analytics.core.wire import DEFAULT_GROUP, DEFAULT_STREAM, dead_letter_stream
+from storage.location import StoreLocation, parse_location
 
 DEFAULT_METRICS_PORT = 9464
 
@@ -31,7 +32,8 @@ class ConsumerSettings:
     """Everything the consumer needs to run; validated at construction."""
 
     redis_url: str
-    db_path: str
+    db: str
+    """The store: a SQLite file path or a postgresql:// URL (:mod:`storage.location`)."""
     stream: str = DEFAULT_STREAM
     group: str = DEFAULT_GROUP
     consumer: str = dataclasses.field(default_factory=default_consumer_name)
@@ -72,9 +74,15 @@ class ConsumerSettings:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive, got {value}")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics-port must be 0..65535, got {self.metrics_port}")
-        for name in ("stream", "group", "consumer", "db_path", "redis_url"):
+        for name in ("stream", "group", "consumer", "db", "redis_url"):
             if not getattr(self, name):
                 raise ConfigError(f"{name.replace('_', '-')} must not be empty")
+
+        parse_location(self.db)  # a bad --db is bad input at start-up, not later
+
+    @property
+    def store_location(self) -> StoreLocation:
+        return parse_location(self.db)
 
     @property
     def dead_letter_stream(self) -> str:

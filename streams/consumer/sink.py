@@ -1,9 +1,10 @@
-"""The SQLite sink: writes one window in one transaction, off the event loop.
+"""The store sink: writes one window in one transaction, off the event loop.
 
-All writes happen on one dedicated thread that owns the store, so the event
-loop keeps reading Redis while SQLite commits, and writes never interleave.
-A failed commit (database locked by another process, disk full, file made
-read-only) is retried with backoff until it succeeds or the consumer stops;
+All writes happen on one dedicated thread that owns the store (either
+backend, :func:`storage.open_store`), so the event loop keeps reading Redis
+while the store commits, and writes never interleave. A failed commit
+(database locked by another process, disk full, file made read-only, server
+unreachable) is retried with backoff until it succeeds or the consumer stops;
 nothing of the window is acknowledged in the meantime.
 """
 
@@ -11,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from rev_analytics.core.event import PromptEvent
-from storage.sqlite_store import SqliteStore
+from storage import open_store
+from storage.base import Store
+from storage.location import StoreLocation
 from streams.consumer.backoff import backoff_wait
 from streams.consumer.observer import ConsumerObserver
 
@@ -31,12 +33,12 @@ class SinkStopped(Exception):
     """The consumer stopped while a window still could not be committed."""
 
 
-class SqliteSink:
-    """Commits windows of events to a :class:`SqliteStore` from a single writer thread."""
+class StoreSink:
+    """Commits windows of events to a store from a single writer thread."""
 
     def __init__(
         self,
-        db_path: str,
+        location: StoreLocation,
         observer: ConsumerObserver,
         *,
         busy_timeout: float = 5.0,
@@ -44,17 +46,17 @@ class SqliteSink:
     ) -> None:
         self.observer = observer
         self.max_backoff = max_backoff
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._db_path = db_path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self.location = location
         self._busy_timeout = busy_timeout
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self.stopping = asyncio.Event()
         self.give_up_at: float | None = None
 
     async def open(self) -> None:
         """Open (create or migrate) the store on the writer thread."""
         self._store = await self.run(
-            lambda: SqliteStore(self._db_path, busy_timeout=self._busy_timeout)
+            lambda: open_store(self.location, busy_timeout=self._busy_timeout)
         )
 
     async def run(self, work: Callable[[], T]) -> T:
@@ -70,14 +72,14 @@ class SqliteSink:
         """
         store = self._store
         if store is None:
-            raise RuntimeError("SqliteSink.open() was not awaited")
+            raise RuntimeError("StoreSink.open() was not awaited")
         delay = 0.1
         failing_since: float | None = None
         while True:
             started = time.perf_counter()
             try:
                 inserted = await self.run(lambda: store.insert_events(events))
-            except sqlite3.Error as exc:
+            except store.transient_errors as exc:
                 self.observer.record_write_failure(type(exc).__name__)
                 if failing_since is None:
                     failing_since = time.monotonic()

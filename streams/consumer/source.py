@@ -7,7 +7,11 @@ backoff and says so in the log once per outage (not once per retry).
 Replies of XREADGROUP and XAUTOCLAIM are taken raw (flat field lists) and
 turned into dicts here: redis-py's own parsing of stream replies costs more
 than everything else the consumer does per event, and it chokes on entries
-deleted while pending (their fields come back as nil).
+deleted while pending (their fields come back as nil). The client decodes
+replies to text in C (hiredis) with ``errors="surrogateescape"``: bytes that
+are not UTF-8 survive as surrogate escapes, so the decoder can dead-letter
+exactly that entry (``bad_encoding``) and the dead letter carries the
+original bytes back (the client encodes them with the same error handler).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class Chunk:
     can only be acknowledged.
     """
 
-    entries: list[tuple[str, dict[bytes, bytes]]] = field(default_factory=list)
+    entries: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -71,19 +75,12 @@ class DeadLetter:
     """An entry that broke the contract: its original fields plus why."""
 
     source_id: str
-    fields: Mapping[bytes, bytes]
+    fields: Mapping[str, str]
     error: str
     reason: str
 
-    def stream_fields(self) -> dict[bytes, bytes]:
-        out = dict(self.fields)
-        out[b"error"] = self.error.encode()
-        out[b"source_id"] = self.source_id.encode()
-        return out
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    def stream_fields(self) -> dict[str, str]:
+        return {**self.fields, "error": self.error, "source_id": self.source_id}
 
 
 def _entry_id_key(entry_id: str) -> tuple[int, int]:
@@ -103,7 +100,6 @@ def parse_entries(raw: Iterable[Any] | None) -> Chunk:
         if item is None:
             continue
         entry_id, flat = item[0], item[1]
-        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         if flat is None:
             chunk.deleted.append(entry_id)
             continue
@@ -134,6 +130,7 @@ class RedisSource:
         self.client = client or connect_async(
             settings.redis_url, socket_timeout=max(5.0, settings.read_block_ms / 1000 + 5),
             socket_connect_timeout=5.0, health_check_interval=30,
+            decode_responses=True, encoding_errors="surrogateescape",
         )
         self.client.set_response_callback("XREADGROUP", _raw)
         self.client.set_response_callback("XAUTOCLAIM", _raw)
@@ -301,10 +298,10 @@ class RedisSource:
                 )
 
             reply = await self._call("reclaiming idle entries", claim)
-            cursor = _text(reply[0])
+            cursor = reply[0]
             got = parse_entries(reply[1])
             if len(reply) > 2 and reply[2]:
-                got.deleted.extend(_text(entry_id) for entry_id in reply[2])
+                got.deleted.extend(reply[2])
             result.entries.extend(e for e in got.entries if e[0] not in self.in_flight)
             result.deleted.extend(i for i in got.deleted if i not in self.in_flight)
             if cursor == "0-0" or len(result) >= self.settings.read_count:
@@ -368,7 +365,7 @@ class RedisSource:
 
         for group in await self._call("reading group state", info):
             name = group.get("name")
-            if _text(name) == self.group:
+            if name == self.group:
                 lag = group.get("lag")
                 return (None if lag is None else int(lag)), int(group.get("pending", 0))
         return None, 0

@@ -14,24 +14,25 @@ import logging
 import time
 from collections.abc import Sequence
 
+from rev_analytics.core.decode import decode_fields
 from rev_analytics.core.errors import InvalidEventError
-from rev_analytics.core.event import PromptEvent, decode_entry
+from rev_analytics.core.event import PromptEvent
 from streams.consumer.observer import ConsumerObserver
-from streams.consumer.sink import SinkStopped, SqliteSink
+from streams.consumer.sink import SinkStopped, StoreSink
 from streams.consumer.source import Chunk, DeadLetter, RedisSource, SourceStopped
 
 log = logging.getLogger(__name__)
 
 
 def decode_window(
-    entries: Sequence[tuple[str, dict[bytes, bytes]]], now: float
+    entries: Sequence[tuple[str, dict[str, str]]], now: float
 ) -> tuple[list[PromptEvent], list[DeadLetter]]:
     """Split a window's entries into valid events and dead letters (first error wins)."""
     events: list[PromptEvent] = []
     dead: list[DeadLetter] = []
     for entry_id, fields in entries:
         try:
-            events.append(decode_entry(entry_id, fields, now))
+            events.append(decode_fields(entry_id, fields, now))
         except InvalidEventError as exc:
             dead.append(DeadLetter(entry_id, fields, str(exc), exc.reason))
     return events, dead
@@ -40,7 +41,7 @@ def decode_window(
 class WindowProcessor:
     """Turns windows of chunks into committed rows, dead letters and acks."""
 
-    def __init__(self, source: RedisSource, sink: SqliteSink, observer: ConsumerObserver) -> None:
+    def __init__(self, source: RedisSource, sink: StoreSink, observer: ConsumerObserver) -> None:
         self.source = source
         self.sink = sink
         self.observer = observer
@@ -56,7 +57,7 @@ class WindowProcessor:
         pending in Redis) and logged, so the agent keeps running and the
         entries are retried through the reclaim path.
         """
-        entries: dict[str, dict[bytes, bytes]] = {}
+        entries: dict[str, dict[str, str]] = {}
         deleted: set[str] = set()
         for chunk in chunks:
             entries.update(chunk.entries)  # the same ID twice in a window is one entry

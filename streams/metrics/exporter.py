@@ -46,8 +46,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
+from rev_analytics.core.decode import DEAD_LETTER_REASONS
 from rev_analytics.core.errors import ConfigError
-from rev_analytics.core.event import DEAD_LETTER_REASONS, SCHEMA_VERSION, PromptEvent
+from rev_analytics.core.event import SCHEMA_VERSION, PromptEvent
 from rev_analytics.core.version import __version__
 from streams.metrics.cardinality import LabelGuard
 from streams.metrics.prompt_series import PromptSeries

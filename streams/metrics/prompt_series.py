@@ -80,7 +80,8 @@ _HELP = {
 _SWEEP_SECONDS = 60.0
 
 # PromptEvent is a tuple: item getters read its fields at C speed.
-_TIMESTAMP = itemgetter(PromptEvent._fields.index("timestamp"))
+_TIMESTAMP = itemgetter(PromptEvent._fields.index("timestamp"))  # microseconds
+MICROS_PER_MINUTE = SECONDS_PER_MINUTE * 1_000_000
 _TEMPLATE_ID = itemgetter(PromptEvent._fields.index("template_id"))
 _EXECUTION_TIME = itemgetter(PromptEvent._fields.index("execution_time"))
 _COST = itemgetter(PromptEvent._fields.index("cost"))
@@ -190,7 +191,7 @@ class PromptSeries:
         if not events:
             return
         now = self._clock()
-        minutes = [int(seconds // SECONDS_PER_MINUTE) for seconds in map(_TIMESTAMP, events)]
+        minutes = [micros // MICROS_PER_MINUTE for micros in map(_TIMESTAMP, events)]
         oldest = int(now // SECONDS_PER_MINUTE) - self._ratio.span
         if min(minutes) <= oldest:
             # A backlog: events older than every window only count in the

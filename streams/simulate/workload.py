@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rev_analytics.core.encode import encode_event
 from rev_analytics.core.errors import ConfigError
 from rev_analytics.core.event import SCHEMA_VERSION, PromptEvent
 from streams.simulate.quality import composite_quality_array
@@ -366,7 +367,7 @@ class Workload:
     ) -> Iterator[tuple[dict[str, str], str | None]]:
         corruption = np.random.default_rng([self.seed, 1])
         for event in events:
-            fields = to_wire(event)
+            fields = encode_event(event)
             if live:
                 fields["timestamp"] = repr(time.time())
             kind = None
@@ -463,7 +464,7 @@ class Workload:
             [f"{t}:{p:04d}" for t, p in zip(template_ids, prompt.tolist(), strict=True)],
             template_ids,
             [_MODEL_IDS[i] for i in model.tolist()],
-            seconds.tolist(),
+            np.round(seconds * 1e6).astype(np.int64).tolist(),
             success.tolist(),
             response_length.tolist(),
             execution_time.tolist(),
@@ -479,6 +480,7 @@ class Workload:
                 f'{{"segment_count":{s},"merkle_depth":{d}}}'
                 for s, d in zip(segments.tolist(), depth.tolist(), strict=True)
             ],
+            [None] * size,
             [SCHEMA_VERSION] * size,
         )
         yield from starmap(PromptEvent, zip(*columns, strict=True))
@@ -487,41 +489,6 @@ class Workload:
 def _check_count(count: int) -> None:
     if count < 0:
         raise ConfigError(f"event count must be >= 0, got {count}")
-
-
-def to_wire(event: PromptEvent) -> dict[str, str]:
-    """The wire fields of a simulated event (floats at full precision, epoch timestamp).
-
-    A lean version of :func:`rev_analytics.core.event.encode_event` for the simulator's
-    own records: decoding the result gives back ``event`` (apart from its
-    ``stream_id``).
-    """
-    fields = {
-        "schema_version": str(event.schema_version),
-        "event_id": event.event_id,
-        "prompt_id": event.prompt_id,
-        "template_id": event.template_id,
-        "model_id": event.model_id,
-        "timestamp": repr(event.timestamp),
-        "success": "1" if event.success else "0",
-    }
-    optional: tuple[tuple[str, object], ...] = (
-        ("response_length", event.response_length),
-        ("execution_time", event.execution_time),
-        ("discrimination_score", event.discrimination_score),
-        ("behavioral_score", event.behavioral_score),
-        ("quality_score", event.quality_score),
-        ("difficulty_level", event.difficulty_level),
-        ("domain", event.domain),
-        ("cost", event.cost),
-        ("error_type", event.error_type),
-        ("response_hash", event.response_hash),
-        ("metadata", event.metadata),
-    )
-    for name, value in optional:
-        if value is not None:
-            fields[name] = repr(value) if isinstance(value, float) else str(value)
-    return fields
 
 
 def synthetic_prompt_events(

@@ -15,8 +15,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
+
+from analytics.load import load_executions
 from rev_analytics.core.event import PromptEvent
-from storage.sqlite_store import SqliteStore
+from rev_analytics.core.timefmt import micros_from_seconds
+from storage.sqlite.store import SqliteStore
 
 # Success probability per template; 'tpl_missing_cell' never runs on model 'm_gamma'.
 TEMPLATE_RATES = {"tpl_good": 0.92, "tpl_mid": 0.7, "tpl_bad": 0.35, "tpl_missing_cell": 0.6}
@@ -46,7 +50,7 @@ def make_events(
             prompt_id=f"p-{i % 97}",
             template_id=template,
             model_id=model,
-            timestamp=start.timestamp() + i * step,
+            timestamp=micros_from_seconds(start.timestamp() + i * step),
             success=success,
             response_length=rng.randint(20, 900),
             execution_time=round(rng.uniform(0.2, 4.0), 6),
@@ -68,3 +72,10 @@ def write_store(path: Path, events: Iterable[PromptEvent]) -> Path:
     with SqliteStore(path, synchronous="NORMAL") as store:
         store.insert_events(events, ingested_at=END.timestamp())
     return path
+
+
+def events_frame(events: Iterable[PromptEvent]) -> pd.DataFrame:
+    """``events`` as the statistics see them: written to an in-memory store, read back."""
+    with SqliteStore(":memory:") as store:
+        store.insert_events(list(events), ingested_at=END.timestamp())
+        return load_executions(store.conn)

@@ -19,7 +19,7 @@ START = datetime(2026, 2, 1, tzinfo=UTC)
 def simulated(count: int, seed: int = 0) -> pd.DataFrame:
     events = list(synthetic_prompt_events(count, seed=seed, start=START))
     frame = pd.DataFrame(events, columns=list(events[0]._fields))
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="us", utc=True)
     for column in ("response_length", "execution_time", "discrimination_score",
                    "behavioral_score", "quality_score", "difficulty_level", "cost"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")

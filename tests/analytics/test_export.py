@@ -19,7 +19,7 @@ from analytics.export import COLUMNS, export_history
 from analytics.load import Selection
 from rev_analytics.cli.main import main
 from rev_analytics.core.errors import ConfigError, StorageError
-from storage.sqlite_store import format_timestamp
+from rev_analytics.core.timefmt import micros_from_datetime
 from tests.analytics.report_data import make_events, write_store
 
 NASTY_IDS = ('<script>alert("x")</script>', "it's \"quoted\", with commas",
@@ -58,7 +58,7 @@ def as_store_value(column: str, value: Any) -> Any:
     if column in ("timestamp", "ingested_at"):
         moment = (pd.Timestamp(value) if not isinstance(value, pd.Timestamp) else value)
         assert moment.tzinfo is not None, f"{column} must carry its UTC offset"
-        return format_timestamp(moment.timestamp())
+        return micros_from_datetime(moment.to_pydatetime())
     if column == "success":
         return {"true": 1, "false": 0, True: 1, False: 0}[value]
     if column in FLOAT_COLUMNS:
@@ -126,7 +126,9 @@ def test_parquet_partitioned_by_date_is_one_dataset(store: Path, tmp_path: Path)
     out = tmp_path / "by-date"
     result = export_history(store, out, "parquet", partition_by_date=True, chunk_rows=50)
     expected = store_rows(store)
-    days = sorted({row["timestamp"][:10] for row in expected})
+    dates = [datetime.fromtimestamp(row["timestamp"] / 1e6, UTC).strftime("%Y-%m-%d")
+             for row in expected]
+    days = sorted(set(dates))
     assert result.partitions == len(days) >= 6
     assert sorted(p.name for p in out.iterdir()) == [f"date={day}" for day in days]
 
@@ -138,7 +140,7 @@ def test_parquet_partitioned_by_date_is_one_dataset(store: Path, tmp_path: Path)
     per_day = duckdb.connect().execute(
         "SELECT date, COUNT(*) FROM read_parquet(?, hive_partitioning = true) "
         "GROUP BY date ORDER BY date", [f"{out}/*/*.parquet"]).fetchall()
-    want = pd.Series([row["timestamp"][:10] for row in expected]).value_counts().sort_index()
+    want = pd.Series(dates).value_counts().sort_index()
     assert [(str(day), n) for day, n in per_day] == list(want.items())
     # Every row sits in the folder of its own event date.
     for fragment in dataset.get_fragments():
@@ -154,7 +156,7 @@ def test_range_and_filters_select_exactly_the_stores_rows(store: Path, tmp_path:
     export_history(store, out, "jsonl", selection)
     expected = store_rows(
         store, "WHERE timestamp >= ? AND timestamp < ? AND template_id IN (?, ?)",
-        (format_timestamp(since.timestamp()), format_timestamp(until.timestamp()),
+        (micros_from_datetime(since), micros_from_datetime(until),
          "tpl_good", NASTY_IDS[0]))
     assert 0 < len(expected) < 405
     assert_equal_to_store([json.loads(x) for x in out.read_text().splitlines()], expected)

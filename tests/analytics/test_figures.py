@@ -21,18 +21,13 @@ from analytics.figures import (
     success_heatmap,
     success_time_series,
 )
-from analytics.load import typed
 from analytics.rates import success_rates
-from tests.analytics.report_data import MISSING_CELL, make_events
+from tests.analytics.report_data import MISSING_CELL, events_frame, make_events
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    events = make_events(600)
-    rows = pd.DataFrame([e._asdict() for e in events])
-    rows["timestamp"] = pd.to_datetime(rows["timestamp"], unit="s", utc=True).dt.strftime(
-        "%Y-%m-%d %H:%M:%S.%f")
-    return typed(rows)
+    return events_frame(make_events(600))
 
 
 def pixels(png: bytes) -> np.ndarray:

@@ -15,11 +15,12 @@ from analytics.load import (
     Selection,
     load_executions,
     load_outcome_counts,
-    read_executions,
 )
 from rev_analytics.core.errors import StorageError
 from rev_analytics.core.event import PromptEvent
-from storage.sqlite_store import SqliteStore, open_store
+from rev_analytics.core.timefmt import micros_from_seconds
+from storage import open_store
+from storage.sqlite.store import SqliteStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 
@@ -34,7 +35,7 @@ def events(count: int, *, late_fields_from: int = 0) -> list[PromptEvent]:
             event_id=f"e{i:06d}", stream_id=f"{i}-0", prompt_id=f"p{i % 7}",
             template_id=f"t{i % 3}", model_id=f"m{i % 2}",
             # inserted out of event-time order: reversed blocks of 10
-            timestamp=T0 + (i // 10) * 600 + (9 - i % 10) * 30 + 0.123456,
+            timestamp=micros_from_seconds(T0 + (i // 10) * 600 + (9 - i % 10) * 30 + 0.123456),
             success=bool(rng.random() < 0.7),
             response_length=int(rng.integers(0, 900)) if full else None,
             execution_time=float(rng.random()) if full else None,
@@ -88,20 +89,27 @@ def test_selection_is_by_event_time_and_ids(store: Path) -> None:
 def test_arrow_path_equals_sqlite3_path_and_in_memory_store(store: Path) -> None:
     fast = load_executions(store, columns=STATISTICS_COLUMNS)
     with SqliteStore(store, read_only=True) as db:
-        slow = read_executions(db.conn, columns=STATISTICS_COLUMNS)
-    pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+        slow = load_executions(db.conn, columns=STATISTICS_COLUMNS)
+    pd.testing.assert_frame_equal(fast, slow)
     # The original opened a new connection per call, so ":memory:" stores were empty.
     memory = SqliteStore(":memory:")
     memory.insert_events(events(50))
-    assert len(read_executions(memory.conn)) == 50
+    assert len(load_executions(memory.conn)) == 50
     memory.close()
 
 
-def test_outcome_counts_equal_frame_counts(store: Path) -> None:
-    counts = load_outcome_counts(store, Selection(templates=["t0", "t2"]))
-    frame = load_executions(store, Selection(templates=["t0", "t2"]))
-    expected = frame.groupby(["template_id", "model_id"])["success"].agg(["size", "sum"])
-    got = counts.set_index(["template_id", "model_id"]).sort_index()
+@pytest.mark.parametrize("by", [("template_id", "model_id"),
+                                ("template_id", "model_id", "prompt_id"), ("domain",)])
+@pytest.mark.parametrize("ranged", [False, True])
+def test_outcome_counts_equal_frame_counts(store: Path, by: tuple[str, ...], ranged: bool) -> None:
+    # Without a time range the counts come from prompt_outcomes (kept by triggers),
+    # with one from the rows themselves: both must equal counting the rows.
+    since = datetime.fromtimestamp(T0 + 600 * 50, UTC) if ranged else None
+    selection = Selection(since=since, templates=["t0", "t2"])
+    counts = load_outcome_counts(store, selection, by=by)
+    frame = load_executions(store, selection)
+    expected = frame.groupby(list(by), dropna=False)["success"].agg(["size", "sum"])
+    got = counts.set_index(list(by)).sort_index(na_position="last")
     assert got["n"].tolist() == expected["size"].tolist()
     assert got["successes"].tolist() == expected["sum"].tolist()
 

@@ -17,7 +17,7 @@ from analytics.report.render import md_text
 from analytics.report.write import inside, write_report
 from rev_analytics.cli.main import main
 from rev_analytics.core.errors import ConfigError, NothingToReportError
-from storage.sqlite_store import SqliteStore
+from storage.sqlite.store import SqliteStore
 from tests.analytics.report_data import MISSING_CELL, make_events, write_store
 
 SECTIONS = ["templates", "models", "heatmap", "discrimination", "trends", "cost", "ab_tests",

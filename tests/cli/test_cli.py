@@ -85,4 +85,4 @@ def test_consume_flags_default_to_the_settings_defaults(monkeypatch: pytest.Monk
     for name in [n for n in os.environ if n.startswith("REV_ANALYTICS_")]:
         monkeypatch.delenv(name)
     args = build_parser().parse_args(["consume", "--redis-url", "redis://h", "--db", "x.db"])
-    assert settings_from_args(args) == ConsumerSettings(redis_url="redis://h", db_path="x.db")
+    assert settings_from_args(args) == ConsumerSettings(redis_url="redis://h", db="x.db")

@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from rev_analytics.cli.main import main
-from rev_analytics.core.event import PromptEvent, decode_entry
+from rev_analytics.core.decode import decode_entry
+from rev_analytics.core.event import PromptEvent
 from tests.redis_server import free_port
 
 
@@ -44,7 +45,7 @@ def test_publishes_n_valid_live_events(
     assert out.count("\n") == 1 and err == ""  # stderr is no terminal: no progress bar
     events, invalid = _decoded(redis_client, stream_key)
     assert (len(events), invalid) == (2500, 0)
-    assert all(before - 0.01 <= e.timestamp <= after for e in events)
+    assert all(before - 0.01 <= e.timestamp / 1e6 <= after for e in events)
     assert len({e.template_id for e in events}) == 8 and len({e.model_id for e in events}) == 5
 
 
@@ -56,7 +57,7 @@ def test_backfill_spreads_event_times_over_the_past_days(
     assert _simulate(redis_url, stream_key, "--events", "3000", "--backfill-days", "3") == 0
     assert "over the past 3 days" in capsys.readouterr().out
     events, _ = _decoded(redis_client, stream_key)
-    times = [e.timestamp for e in events]
+    times = [e.timestamp / 1e6 for e in events]
     assert now - 3 * 86400 - 5 <= min(times) < now - 2.9 * 86400
     assert now - 0.1 * 86400 < max(times) <= time.time()
 
@@ -97,7 +98,8 @@ def test_rate_limit_paces_publication(
     assert 0.25 <= elapsed < 5
     assert redis_client.xlen(stream_key) == 120
     events, _ = _decoded(redis_client, stream_key)
-    assert events[-1].timestamp - events[0].timestamp >= 0.2  # live times follow the pace
+    # live times follow the pace
+    assert events[-1].timestamp / 1e6 - events[0].timestamp / 1e6 >= 0.2
 
 
 def test_options_come_from_the_environment(

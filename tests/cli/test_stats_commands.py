@@ -13,7 +13,7 @@ import pytest
 from analytics.abtest import ab_test
 from analytics.load import load_executions
 from rev_analytics.cli.main import main
-from storage.sqlite_store import open_store
+from storage import open_store
 from streams.simulate.workload import synthetic_prompt_events
 
 START = datetime(2026, 2, 1, tzinfo=UTC)

@@ -17,17 +17,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rev_analytics.core.decode import DEAD_LETTER_REASONS, EXTRA_FIELDS_KEY, decode_entry
+from rev_analytics.core.encode import encode_event
 from rev_analytics.core.errors import InvalidEventError
-from rev_analytics.core.event import (
-    DEAD_LETTER_REASONS,
-    EXTRA_FIELDS_KEY,
-    KNOWN_FIELDS,
-    SCHEMA_VERSION,
-    PromptEvent,
-    decode_entry,
-    encode_event,
-    entry_id_seconds,
-)
+from rev_analytics.core.event import KNOWN_FIELDS, SCHEMA_VERSION, PromptEvent
+from rev_analytics.core.timefmt import entry_id_micros, micros_from_datetime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 ENTRY_ID = f"{int(NOW * 1000) - 5000}-3"
@@ -51,7 +45,7 @@ def _full_event(stream_id: str = "") -> PromptEvent:
         prompt_id="behavioral_probe_001",
         template_id="math_reasoning_template",
         model_id="llama_70b",
-        timestamp=datetime(2026, 5, 30, 8, 15, 30, 123456, tzinfo=UTC).timestamp(),
+        timestamp=micros_from_datetime(datetime(2026, 5, 30, 8, 15, 30, 123456, tzinfo=UTC)),
         success=True,
         response_length=245,
         execution_time=2.3,
@@ -64,6 +58,7 @@ def _full_event(stream_id: str = "") -> PromptEvent:
         error_type="timeout",
         response_hash="9f86d081884c7d65",
         metadata='{"segment_count":3,"merkle_depth":7,"note":"ünïcode ✓"}',
+        experiment_id="rev-exp-2026-11-a",
         schema_version=1,
     )
 
@@ -97,7 +92,7 @@ def test_defaults_come_from_the_entry() -> None:
     event = decode_entry(ENTRY_ID, BASE, now=NOW)
     assert event.schema_version == SCHEMA_VERSION == 1
     assert event.event_id == ENTRY_ID
-    assert event.timestamp == entry_id_seconds(ENTRY_ID) == (int(NOW * 1000) - 5000) / 1000
+    assert event.timestamp == entry_id_micros(ENTRY_ID) == (int(NOW * 1000) - 5000) * 1000
 
 
 @pytest.mark.parametrize(
@@ -120,7 +115,8 @@ def test_success_spellings(value: str, expected: bool) -> None:
     ],
 )
 def test_timestamps_in_rfc3339_or_epoch_seconds(text: str, seconds: float) -> None:
-    assert decode_entry(ENTRY_ID, {**BASE, "timestamp": text}, now=NOW).timestamp == seconds
+    assert decode_entry(ENTRY_ID, {**BASE, "timestamp": text}, now=NOW).timestamp == round(
+        seconds * 1_000_000)
 
 
 def test_empty_optional_fields_mean_absent() -> None:
@@ -154,9 +150,9 @@ RULES: list[tuple[str, str | bytes | None, str, str]] = [
     *[(name, None, name, "missing_field") for name in ("prompt_id", "template_id", "model_id")],
     *[(name, "", name, "missing_field") for name in ("prompt_id", "template_id", "model_id")],
     *[(name, LONG, name, "too_large")
-      for name in ("prompt_id", "template_id", "model_id", "event_id")],
+      for name in ("prompt_id", "template_id", "model_id", "event_id", "experiment_id")],
     *[(name, bad, name, "invalid_value")
-      for name in ("prompt_id", "template_id", "model_id", "event_id")
+      for name in ("prompt_id", "template_id", "model_id", "event_id", "experiment_id")
       for bad in ("a\x00b", "line\nbreak", "tab\there", "del\x7f", "c1\x85")],
     ("success", None, "success", "missing_field"),
     ("success", "", "success", "missing_field"),
@@ -169,6 +165,7 @@ RULES: list[tuple[str, str | bytes | None, str, str]] = [
     ("timestamp", "-5", "timestamp", "invalid_value"),
     ("timestamp", "nan", "timestamp", "invalid_value"),
     ("timestamp", "inf", "timestamp", "invalid_value"),
+    ("timestamp", "2E302", "timestamp", "invalid_value"),  # microseconds would overflow
     ("timestamp", "yesterday", "timestamp", "invalid_value"),
     *[(name, bad, name, "invalid_value")
       for name in ("execution_time", "cost")
@@ -255,7 +252,7 @@ def test_boundaries_that_are_allowed() -> None:
 
 def test_the_future_rule_uses_the_wall_clock_by_default() -> None:
     soon = {**BASE, "timestamp": repr(time.time() + 3600)}
-    assert decode_entry(ENTRY_ID, soon).timestamp > time.time()
+    assert decode_entry(ENTRY_ID, soon).timestamp > time.time() * 1_000_000
     with pytest.raises(InvalidEventError, match="timestamp"):
         decode_entry(ENTRY_ID, {**BASE, "timestamp": repr(time.time() + 25 * 3600)})
 
@@ -350,6 +347,7 @@ def _valid_events(draw: st.DrawFn) -> dict[str, Any]:
         "error_type": _ident,
         "response_hash": _ident,
         "metadata": st.dictionaries(st.text(max_size=8), _json_value, max_size=5),
+        "experiment_id": _ident,
     }
     for name, strategy in optional.items():
         if draw(st.booleans()):
@@ -370,10 +368,12 @@ def test_valid_events_decode_to_what_was_encoded(
     assert decoded.stream_id == ENTRY_ID
     assert decoded.event_id == event.get("event_id", ENTRY_ID)
     moment = event.get("timestamp")
-    assert decoded.timestamp == (moment.timestamp() if moment else entry_id_seconds(ENTRY_ID))
+    assert decoded.timestamp == (
+        micros_from_datetime(moment) if moment else entry_id_micros(ENTRY_ID))
     for name in ("prompt_id", "template_id", "model_id", "success", "response_length",
                  "execution_time", "discrimination_score", "behavioral_score", "quality_score",
-                 "difficulty_level", "domain", "cost", "error_type", "response_hash"):
+                 "difficulty_level", "domain", "cost", "error_type", "response_hash",
+                 "experiment_id"):
         assert getattr(decoded, name) == event.get(name), name
     assert decoded.schema_version == 1
     expected_metadata = dict(event.get("metadata", {}))

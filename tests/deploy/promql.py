@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent
+from rev_analytics.core.decode import DEAD_LETTER_REASONS
+from rev_analytics.core.event import PromptEvent
 from streams.metrics.exporter import ConsumerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,8 @@ def exported_names() -> set[str]:
     """Every sample name a consumer exports once each hook has been called."""
     metrics = ConsumerMetrics()
     metrics.record_committed(
-        [PromptEvent("e", "1-0", "p", "t", "m", time.time(), True, 10, 1.0, 0.5, 0.5, 0.5, 3,
+        [PromptEvent("e", "1-0", "p", "t", "m", round(time.time() * 1e6), True, 10, 1.0, 0.5,
+                     0.5, 0.5, 3,
                      "d", 0.01)],
         inserted=1, commit_seconds=0.01,
     )

@@ -35,7 +35,8 @@ import pytest
 import redis
 import yaml
 
-from rev_analytics.core.event import decode_entry, encode_event
+from rev_analytics.core.decode import decode_entry
+from rev_analytics.core.encode import encode_event
 from streams.simulate.workload import TEMPLATES
 from tests.deploy.promql import RULES_DIR
 from tests.deploy.test_grafana import expressions as panel_expressions

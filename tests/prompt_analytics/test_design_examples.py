@@ -221,7 +221,7 @@ def test_live_dashboard(namespace: dict[str, Any]) -> None:
 def test_experiment_tracking(namespace: dict[str, Any]) -> None:
     names = run_example(7, namespace)
     namespace["analytics"].metrics_collector.record_prompt_execution(
-        "p-exp", "math_template", "gpt4", True, metadata={"experiment_id": "exp-7"})
+        "p-exp", "math_template", "gpt4", True, experiment_id="exp-7")
     outcome = names["track_rev_experiment"]("exp-7", namespace["analytics"])
     assert outcome["sync_status"]["executions"] == 1
     assert outcome["analytics_report"].total_prompts > 0

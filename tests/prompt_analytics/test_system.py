@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Iterator
@@ -16,8 +17,8 @@ import redis
 import rev_analytics.prompt_analytics as facade
 from analytics.figures import png_is_valid, success_heatmap
 from analytics.rates import success_rates
+from rev_analytics.core.decode import decode_entry
 from rev_analytics.core.errors import InvalidEventError, NothingToReportError
-from rev_analytics.core.event import decode_entry
 from tests.analytics.report_data import make_events
 
 
@@ -119,7 +120,9 @@ def test_history_export_formats(system: facade.PromptAnalyticsSystem) -> None:
     for fmt, reader in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
         path = Path(system.export_historical_data(days=30, format=fmt))
         assert path.parent == system.output_dir.resolve() and len(reader(path)) == 120
-    jsonl = Path(system.export_historical_data(days=30, format="json"))
+    as_json = Path(system.export_historical_data(days=30, format="json"))
+    assert as_json.suffix == ".json" and len(json.loads(as_json.read_text())) == 120
+    jsonl = Path(system.export_historical_data(days=30, format="jsonl"))
     assert jsonl.suffix == ".jsonl" and len(jsonl.read_text().splitlines()) == 120
 
 

@@ -119,7 +119,7 @@ def drain_seconds(url: str, stream: str, db: Path, group: str, total: int) -> fl
 
     async def run() -> float:
         consumer = Consumer(ConsumerSettings(
-            redis_url=url, db_path=str(db), stream=stream, group=group, consumer="c1",
+            redis_url=url, db=str(db), stream=stream, group=group, consumer="c1",
             batch_within=0.1, metrics_enabled=False,
         ))
         await consumer.start()

@@ -275,9 +275,9 @@ def test_report_and_export_refuse_paths_outside_what_was_asked(
     db_path: Path, tmp_path: Path,
 ) -> None:
     from analytics.report.write import inside
+    from rev_analytics.core.decode import decode_entry
     from rev_analytics.core.errors import ConfigError
-    from rev_analytics.core.event import decode_entry
-    from storage.sqlite_store import open_store
+    from storage import open_store
 
     with open_store(db_path) as store:
         store.insert_events([

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from storage.sqlite.schema import LATEST_VERSION
 from tests.consumer_support import ConsumerProcess, row_count, wait_for
 from tests.reliability.support import (
     MetricsConsumer,
@@ -176,7 +177,7 @@ def test_database_locked_at_start_up_is_a_prompt_one_line_error(
 
 
 def _open_new_store(path: str, start_at: float) -> str:
-    from storage.sqlite_store import open_store
+    from storage import open_store
 
     time.sleep(max(0.0, start_at - time.time()))
     try:
@@ -198,4 +199,5 @@ def test_consumers_opening_a_new_database_at_the_same_moment_all_succeed(tmp_pat
             results = list(pool.map(_open_new_store, [path] * 4, [start_at] * 4))
         assert results == ["ok 0"] * 4, results
         with sqlite3.connect(path) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+            versions = conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+            assert [v for (v,) in versions] == list(range(1, LATEST_VERSION + 1))

@@ -9,15 +9,15 @@ import pytest
 
 from rev_analytics.core.errors import StorageError
 from rev_analytics.core.event import PromptEvent
+from rev_analytics.core.timefmt import micros_from_seconds
 from storage import open_store
-from storage.migrations import LATEST_VERSION
-from storage.sqlite_store import format_timestamp
+from storage.sqlite.schema import LATEST_VERSION
 
 
 def event(event_id: str, **overrides: object) -> PromptEvent:
     values: dict[str, object] = {
         "event_id": event_id, "stream_id": "1764316341000-0", "prompt_id": "p",
-        "template_id": "t", "model_id": "m", "timestamp": 1764316341.5, "success": True,
+        "template_id": "t", "model_id": "m", "timestamp": 1764316341_500000, "success": True,
     }
     values.update(overrides)
     return PromptEvent(**values)  # type: ignore[arg-type]
@@ -39,24 +39,28 @@ def test_memory_database_keeps_its_rows_across_calls() -> None:
         assert store.count() == 2
 
 
-def test_rows_hold_canonical_utc_text_and_success_as_0_or_1(db_path: Path) -> None:
+def test_rows_hold_integer_microseconds_and_success_as_0_or_1(db_path: Path) -> None:
     with open_store(db_path) as store:
-        store.insert_events([event("a", success=False, timestamp=0.5 + 1764316341)])
-        row = store.conn.execute("SELECT timestamp, success FROM prompt_metrics").fetchone()
-    assert row == ("2025-11-28 07:52:21.500000", 0)
-    assert format_timestamp(1764316341.5) < format_timestamp(1764316342.0)
+        store.insert_events([event("a", success=False, timestamp=1764316341_500001)])
+        row = store.conn.execute(
+            "SELECT timestamp, typeof(timestamp), success, ingested_at FROM prompt_metrics"
+        ).fetchone()
+    assert row[:3] == (1764316341_500001, "integer", 0)
+    import time
+    assert abs(row[3] / 1e6 - time.time()) < 60  # the store's own clock, in microseconds
 
 
 def test_plain_sql_date_arithmetic_works_on_the_timestamp_column(db_path: Path) -> None:
     import time
 
     with open_store(db_path) as store:
-        store.insert_events([event("old", timestamp=time.time() - 10 * 86400),
-                             event("new", timestamp=time.time() - 3600)])
+        store.insert_events([event("old", timestamp=micros_from_seconds(time.time() - 10 * 86400)),
+                             event("new", timestamp=micros_from_seconds(time.time() - 3600))])
         recent = store.conn.execute(
-            "SELECT event_id FROM prompt_metrics WHERE timestamp > datetime('now', '-7 days')"
+            "SELECT event_id, datetime(timestamp / 1000000, 'unixepoch') FROM prompt_metrics "
+            "WHERE timestamp > unixepoch('now', '-7 days') * 1000000"
         ).fetchall()
-    assert recent == [("new",)]
+    assert [row[0] for row in recent] == ["new"] and recent[0][1].startswith("20")
 
 
 def test_hostile_ids_are_stored_verbatim(db_path: Path) -> None:

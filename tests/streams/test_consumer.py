@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 
+from rev_analytics.core.timefmt import micros_from_datetime
 from streams.consumer.observer import NullObserver
 from streams.consumer.settings import ConsumerSettings
 from tests.consumer_support import (
@@ -22,7 +24,7 @@ GROUP = "rev-analytics"
 
 def settings(url: str, db: Path, stream: str, **overrides: object) -> ConsumerSettings:
     options: dict[str, object] = {
-        "redis_url": url, "db_path": str(db), "stream": stream, "consumer": "c1",
+        "redis_url": url, "db": str(db), "stream": stream, "consumer": "c1",
         "batch_within": 0.1,
     }
     options.update(overrides)
@@ -98,7 +100,7 @@ def test_all_contract_fields_round_trip_into_the_table(
         "execution_time": "2.3", "discrimination_score": "0.89", "behavioral_score": "0.76",
         "quality_score": "0.82", "difficulty_level": "4", "domain": "mathematical_reasoning",
         "error_type": "timeout", "response_hash": "abc123", "cost": "0.15",
-        "metadata": json.dumps({"segment": 3}), "rev_run": "run-42",
+        "metadata": json.dumps({"segment": 3}), "experiment_id": "exp-7", "rev_run": "run-42",
     }
     entry_id = publish(redis_client, stream_key, [fields])[0]
 
@@ -109,14 +111,16 @@ def test_all_contract_fields_round_trip_into_the_table(
     columns = (
         "event_id, stream_id, schema_version, prompt_id, template_id, model_id, timestamp, "
         "success, response_length, execution_time, discrimination_score, behavioral_score, "
-        "quality_score, difficulty_level, domain, cost, error_type, response_hash, metadata"
+        "quality_score, difficulty_level, domain, cost, error_type, response_hash, metadata, "
+        "experiment_id"
     )
     (row,) = stored_rows(db_path, columns)
     assert row == (
         "01HZX-full", entry_id, 1, "behavioral_probe_001", "math_reasoning_template",
-        "llama_70b", "2026-11-27 09:00:00.250000", 1, 245, 2.3, 0.89, 0.76, 0.82, 4,
-        "mathematical_reasoning", 0.15, "timeout", "abc123",
+        "llama_70b", micros_from_datetime(datetime(2026, 11, 27, 9, 0, 0, 250000, tzinfo=UTC)),
+        1, 245, 2.3, 0.89, 0.76, 0.82, 4, "mathematical_reasoning", 0.15, "timeout", "abc123",
         json.dumps({"segment": 3, "_extra": {"rev_run": "run-42"}}, separators=(",", ":")),
+        "exp-7",
     )
 
 

@@ -10,8 +10,10 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from rev_analytics.core.decode import DEAD_LETTER_REASONS
 from rev_analytics.core.errors import ConfigError
-from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent
+from rev_analytics.core.event import PromptEvent
+from rev_analytics.core.timefmt import micros_from_seconds
 from streams.metrics.exporter import MAX_ERROR_LABELS, ConsumerMetrics
 
 T0 = 1_800_000_000.0
@@ -35,7 +37,8 @@ def event(
 ) -> PromptEvent:
     return PromptEvent(
         event_id=f"{template}-{model}-{at}-{n}", stream_id=f"{int(at * 1000)}-{n}",
-        prompt_id="p", template_id=template, model_id=model, timestamp=at, success=success,
+        prompt_id="p", template_id=template, model_id=model,
+        timestamp=micros_from_seconds(at), success=success,
         **extra,  # type: ignore[arg-type]
     )
 

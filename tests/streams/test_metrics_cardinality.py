@@ -8,6 +8,7 @@ import tracemalloc
 from prometheus_client.parser import text_string_to_metric_families
 
 from rev_analytics.core.event import PromptEvent
+from rev_analytics.core.timefmt import micros_from_seconds
 from streams.metrics.cardinality import OTHER, LabelGuard
 from streams.metrics.exporter import ConsumerMetrics
 
@@ -19,7 +20,8 @@ def flood_window(start: int, now: float, distinct_models: bool = False) -> list[
     return [
         PromptEvent(
             event_id=f"e{i}", stream_id=f"1-{i}", prompt_id="p", template_id=f"flood-{i}",
-            model_id=f"model-{i}" if distinct_models else f"model-{i % 3}", timestamp=now,
+            model_id=f"model-{i}" if distinct_models else f"model-{i % 3}",
+            timestamp=micros_from_seconds(now),
             success=i % 2 == 0, execution_time=0.5, cost=0.001, quality_score=0.5,
         )
         for i in range(start, start + BATCH)

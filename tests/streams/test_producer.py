@@ -13,10 +13,11 @@ from typing import Any, cast
 import pytest
 import redis
 
+from rev_analytics.core.decode import decode_entry
 from rev_analytics.core.errors import ConfigError, InvalidEventError
-from rev_analytics.core.event import decode_entry
-from storage.sqlite_store import open_store
-from streams.producer.client import AsyncProducer, Producer, event_from_rev_result, prepare
+from rev_analytics.core.timefmt import micros_from_datetime
+from storage import open_store
+from streams.producer import AsyncProducer, Producer, event_from_rev_result, prepare
 from streams.producer.quality import composite_quality
 from tests.redis_server import RedisServer
 
@@ -73,8 +74,8 @@ def test_a_given_event_id_and_timestamp_are_kept(
         assert producer.publish(_event(event_id="rev-42", timestamp=moment)) == "rev-42"
         producer.publish(_event(event_id="rev-43", timestamp=moment.timestamp() + 1))
     first, second = (decode_entry(i, f) for i, f in _entries(redis_client, stream_key))
-    assert first.timestamp == moment.timestamp()
-    assert second.timestamp == moment.timestamp() + 1
+    assert first.timestamp == micros_from_datetime(moment)  # to the microsecond
+    assert second.timestamp == micros_from_datetime(moment) + 1_000_000
     redis_client.ping()  # a client passed in is not closed by the producer
 
 
@@ -287,7 +288,7 @@ def test_rev_result_overrides_and_timestamps() -> None:
     fields = event_from_rev_result(_rev_result(timestamp=moment), domain="override")
     assert fields["domain"] == "override"
     _, wire = prepare(fields)
-    assert decode_entry("1-0", wire).timestamp == pytest.approx(moment.timestamp())
+    assert decode_entry("1-0", wire).timestamp == micros_from_datetime(moment)
 
 
 @pytest.mark.parametrize("missing", ["prompt_id", "template_id", "model_id", "success"])

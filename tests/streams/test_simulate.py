@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from rev_analytics.core.decode import DEAD_LETTER_REASONS, decode_entry
 from rev_analytics.core.errors import ConfigError, InvalidEventError
-from rev_analytics.core.event import DEAD_LETTER_REASONS, PromptEvent, decode_entry
-from storage.sqlite_store import open_store
+from rev_analytics.core.event import PromptEvent
+from storage import open_store
 from streams.producer.quality import composite_quality
 from streams.simulate.workload import (
     CHANGE_FRACTION,
@@ -40,7 +41,7 @@ def many_events() -> list[PromptEvent]:
 
 def _key(event: PromptEvent) -> tuple[object, ...]:
     return (event.event_id, event.prompt_id, event.template_id, event.model_id,
-            event.timestamp, event.success, event.execution_time, event.quality_score)
+            event.timestamp / 1e6, event.success, event.execution_time, event.quality_score)
 
 
 def test_same_seed_same_events_other_seed_other_events() -> None:
@@ -63,7 +64,7 @@ def test_every_wire_event_decodes_to_the_prompt_event() -> None:
 
 def test_events_are_time_ordered_within_the_span_with_uuid7_ids() -> None:
     events = list(synthetic_prompt_events(10_000, seed=5, start=START, span_seconds=SPAN))
-    times = [e.timestamp for e in events]
+    times = [e.timestamp / 1e6 for e in events]
     assert times == sorted(times)
     assert START.timestamp() <= times[0] < START.timestamp() + SPAN / 100
     assert START.timestamp() + SPAN * 0.99 < times[-1] < START.timestamp() + SPAN
@@ -72,7 +73,7 @@ def test_events_are_time_ordered_within_the_span_with_uuid7_ids() -> None:
     parsed = [uuid.UUID(i) for i in ids]
     assert {u.version for u in parsed} == {7}
     # The UUIDv7 time prefix is the event time (milliseconds).
-    assert all(u.int >> 80 == int(e.timestamp * 1000) for u, e in zip(parsed, events, strict=True))
+    assert all(u.int >> 80 == e.timestamp // 1000 for u, e in zip(parsed, events, strict=True))
     stream_ids = [tuple(map(int, e.stream_id.split("-"))) for e in events]
     assert stream_ids == sorted(stream_ids) and len(set(stream_ids)) == len(stream_ids)
 
@@ -80,7 +81,7 @@ def test_events_are_time_ordered_within_the_span_with_uuid7_ids() -> None:
 def test_default_start_ends_now() -> None:
     events = list(synthetic_prompt_events(100, span_seconds=3600))
     now = datetime.now(UTC).timestamp()
-    assert now - 3600 - 5 <= events[0].timestamp and events[-1].timestamp <= now
+    assert now - 3600 - 5 <= events[0].timestamp / 1e6 and events[-1].timestamp / 1e6 <= now
     decode_entry("1-0", next(iter(synthetic_events(1, span_seconds=3600))))  # not "in future"
 
 
@@ -123,7 +124,7 @@ def test_measured_success_matches_ground_truth(many_events: list[PromptEvent]) -
     change = truth.change_time.timestamp()
     counts: dict[tuple[str, str, bool], list[int]] = defaultdict(lambda: [0, 0])
     for event in many_events:
-        after = event.template_id == DEGRADING_TEMPLATE and event.timestamp >= change
+        after = event.template_id == DEGRADING_TEMPLATE and event.timestamp / 1e6 >= change
         cell = counts[(event.template_id, event.model_id, after)]
         cell[0] += event.success
         cell[1] += 1
@@ -147,7 +148,7 @@ def test_the_degrading_template_drops_at_its_change_point(
     change = truth.change_time.timestamp()
     rates: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0])
     for event in many_events:
-        cell = rates[(event.template_id, event.timestamp >= change)]
+        cell = rates[(event.template_id, event.timestamp / 1e6 >= change)]
         cell[0] += event.success
         cell[1] += 1
     for template in TEMPLATES:
@@ -220,7 +221,7 @@ def test_invalid_kinds_cover_the_dead_letter_reasons() -> None:
 def test_traffic_follows_a_daily_cycle(many_events: list[PromptEvent]) -> None:
     per_hour = [0] * 24
     for event in many_events:
-        per_hour[datetime.fromtimestamp(event.timestamp, UTC).hour] += 1
+        per_hour[datetime.fromtimestamp(event.timestamp / 1e6, UTC).hour] += 1
     busiest = max(range(24), key=per_hour.__getitem__)
     quietest = min(range(24), key=per_hour.__getitem__)
     assert abs(busiest - PEAK_HOUR_UTC) <= 1

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> ConsumerSettings:
     return ConsumerSettings(
         redis_url=args.redis_url,
-        db_path=args.db,
+        db=args.db,
         stream=args.stream,
         group=args.group,
         consumer=args.consumer or default_consumer_name(),

@@ -30,7 +30,7 @@ from rev_analytics.cli.progress import progress_bar
 from rev_analytics.core.errors import ConfigError
 from rev_analytics.core.wire import DEFAULT_STREAM
 from streams.connection import connect, redact_url
-from streams.producer.client import Producer
+from streams.producer import Producer
 from streams.simulate.rate_limit import TokenBucket
 from streams.simulate.workload import Workload
 

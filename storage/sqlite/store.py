@@ -9,55 +9,28 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from rev_analytics.core.errors import StorageError
 from rev_analytics.core.event import PromptEvent
-from storage.migrations import LATEST_VERSION, current_version, migrate
+from rev_analytics.core.timefmt import micros_from_seconds
+from storage.columns import EVENT_COLUMNS, TABLE
+from storage.sqlite.schema import LATEST_VERSION, current_version, migrate
 
-TABLE = "prompt_metrics"
-
-# The columns written for each event, in the order of PromptEvent plus ingested_at.
-COLUMNS: tuple[str, ...] = (*PromptEvent._fields, "ingested_at")
-
+# A PromptEvent is a row of EVENT_COLUMNS as it is: no per-row Python work;
+# ingested_at comes from the column's default (the store's clock).
 _INSERT = (
-    f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+    f"INSERT OR IGNORE INTO {TABLE} ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 )
-_TIMESTAMP_INDEX = PromptEvent._fields.index("timestamp")
-_SUCCESS_INDEX = PromptEvent._fields.index("success")
-
-
-_SECOND_PREFIXES: dict[int, str] = {}
-
-
-def format_timestamp(seconds: float) -> str:
-    """Unix seconds as SQLite's own UTC text format with microseconds.
-
-    ``YYYY-MM-DD HH:MM:SS.ffffff`` sorts like time and compares correctly with
-    SQLite's ``datetime('now', '-7 days')``, so plain SQL over the table works.
-    The date part is cached per second: the consumer formats tens of
-    thousands of timestamps a second and strftime dominated its write path.
-    """
-    whole, micros = divmod(round(seconds * 1_000_000), 1_000_000)
-    prefix = _SECOND_PREFIXES.get(whole)
-    if prefix is None:
-        if len(_SECOND_PREFIXES) >= 65536:
-            _SECOND_PREFIXES.clear()
-        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        _SECOND_PREFIXES[whole] = prefix
-    return f"{prefix}.{micros:06d}"
-
-
-def _row(event: PromptEvent, ingested_at: str) -> tuple[object, ...]:
-    values: list[object] = list(event)
-    values[_TIMESTAMP_INDEX] = format_timestamp(event.timestamp)
-    values[_SUCCESS_INDEX] = 1 if event.success else 0
-    values.append(ingested_at)
-    return tuple(values)
+_INSERT_STAMPED = (
+    f"INSERT OR IGNORE INTO {TABLE} ({', '.join(EVENT_COLUMNS)}, ingested_at) "
+    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}, ?)"
+)
+CACHE_KIB = 64 * 1024
+"""Page cache per connection: the unique index on event_id stays in memory."""
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -86,6 +59,8 @@ class SqliteStore:
     before the consumer acknowledges the entries it holds.
     """
 
+    transient_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
     def __init__(
         self,
         path: str | Path,
@@ -111,6 +86,7 @@ class SqliteStore:
                 )
                 _enable_wal(self.conn, busy_timeout)
                 self.conn.execute(f"PRAGMA synchronous={synchronous}")
+                self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             version = current_version(self.conn)
             if version > LATEST_VERSION:
                 raise StorageError(
@@ -130,20 +106,27 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
 
-    def insert_events(self, events: Iterable[PromptEvent], ingested_at: float | None = None) -> int:
+    def insert_events(
+        self, events: Sequence[PromptEvent], ingested_at: float | None = None
+    ) -> int:
         """Insert ``events`` in one transaction; return how many rows were new.
 
         Events whose ``event_id`` is already stored are skipped, which makes a
         redelivered entry or a producer's retry harmless. On any error the
         transaction is rolled back and the error propagates: the caller must
-        not acknowledge anything from this batch.
+        not acknowledge anything from this batch. ``ingested_at`` (Unix
+        seconds) overrides the store's clock, for reproducible test data.
         """
-        stamp = format_timestamp(time.time() if ingested_at is None else ingested_at)
-        rows = [_row(event, stamp) for event in events]
-        before = self.conn.total_changes
         with self.conn:
-            self.conn.executemany(_INSERT, rows)
-        return self.conn.total_changes - before
+            if ingested_at is None:
+                cursor = self.conn.executemany(_INSERT, events)
+            else:
+                stamp = micros_from_seconds(ingested_at)
+                cursor = self.conn.executemany(
+                    _INSERT_STAMPED, [(*event, stamp) for event in events])
+        # rowcount sums the rows the INSERT itself added (a skipped duplicate adds
+        # none; the prompt_outcomes upserts of the triggers are not counted).
+        return max(cursor.rowcount, 0)
 
     def count(self) -> int:
         """Number of stored executions."""
@@ -162,10 +145,3 @@ class SqliteStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def open_store(
-    path: str | Path, *, busy_timeout: float = 5.0, read_only: bool = False
-) -> SqliteStore:
-    """Open (creating or migrating if needed) the store at ``path``."""
-    return SqliteStore(path, busy_timeout=busy_timeout, read_only=read_only)

@@ -1,0 +1,24 @@
+"""What every store offers the consumer and the direct writers (the facade, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from rev_analytics.core.event import PromptEvent
+
+
+class Store(Protocol):
+    """A writable store of prompt executions, idempotent on ``event_id``."""
+
+    transient_errors: tuple[type[BaseException], ...]
+    """Errors after which the same commit may succeed later (locked, unreachable, disk full):
+    the consumer retries them with backoff and acknowledges nothing meanwhile."""
+
+    def insert_events(self, events: Sequence[PromptEvent]) -> int:
+        """Insert ``events`` in one transaction; return how many rows were new."""
+
+    def count(self) -> int:
+        """Number of stored executions."""
+
+    def close(self) -> None: ...

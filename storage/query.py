@@ -1,0 +1,96 @@
+"""The SQL of the batch reads, for either backend: rows of a selection, counts, totals.
+
+Every value is a bound parameter (ids can be anything the contract allows).
+A backend supplies its :class:`Dialect`: its placeholder and how it binds
+event time (SQLite: integer microseconds; PostgreSQL: ``timestamptz``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rev_analytics.core.timefmt import micros_from_datetime
+from storage.columns import OUTCOME_KEYS, OUTCOMES_TABLE, STORED, TABLE
+from storage.selection import Selection, as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    placeholder: str
+    time_value: Callable[[datetime], Any]
+
+
+SQLITE = Dialect("?", lambda moment: micros_from_datetime(as_utc(moment)))
+POSTGRES = Dialect("%s", as_utc)
+
+COUNT_KEYS: tuple[str, ...] = (*OUTCOME_KEYS, "domain", "difficulty_level")
+"""Columns :func:`outcome_counts` can group by."""
+
+
+def where(selection: Selection | None, dialect: Dialect) -> tuple[str, list[Any]]:
+    """`` WHERE ...`` (or ``""``) and its parameters for ``selection``."""
+    selection = selection or Selection()
+    clauses: list[str] = []
+    params: list[Any] = []
+    mark = dialect.placeholder
+    if selection.since is not None:
+        clauses.append(f"timestamp >= {mark}")
+        params.append(dialect.time_value(selection.since))
+    if selection.until is not None:
+        clauses.append(f"timestamp < {mark}")
+        params.append(dialect.time_value(selection.until))
+    for column, values in selection.id_filters():
+        clauses.append(f"{column} IN ({', '.join(mark for _ in values)})")
+        params.extend(values)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def rows(
+    columns: Sequence[str], selection: Selection | None, dialect: Dialect, *, ordered: bool
+) -> tuple[str, list[Any]]:
+    """The stored ``columns`` of ``selection``; ``ordered`` sorts by event time, then arrival."""
+    unknown = [c for c in columns if c not in STORED]
+    if unknown:
+        raise ValueError(f"unknown column(s) {unknown}")
+    clause, params = where(selection, dialect)
+    order = " ORDER BY timestamp, id" if ordered else ""
+    return f"SELECT {', '.join(columns)} FROM {TABLE}{clause}{order}", params
+
+
+def total(selection: Selection | None, dialect: Dialect) -> tuple[str, list[Any]]:
+    clause, params = where(selection, dialect)
+    return f"SELECT COUNT(*) FROM {TABLE}{clause}", params
+
+
+def outcome_counts(
+    by: Sequence[str], selection: Selection | None, dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """Executions and successes per combination of ``by`` (columns of :data:`COUNT_KEYS`).
+
+    Read from the small ``prompt_outcomes`` table the store keeps in step with
+    its rows when nothing outside its keys is asked for (no time range, no
+    domain filter), otherwise aggregated over the rows themselves.
+    """
+    keys = list(by)
+    unknown = [key for key in keys if key not in COUNT_KEYS]
+    if unknown or not keys:
+        raise ValueError(f"cannot group counts by {unknown or keys}; choose from {COUNT_KEYS}")
+    selection = selection or Selection()
+    from_outcomes = (
+        not selection.has_time_range and not selection.domains
+        and set(keys) <= set(OUTCOME_KEYS)
+    )
+    if from_outcomes:
+        clause, params = where(selection, dialect)
+        # prompt_outcomes stores a missing experiment as '' (it is part of its key).
+        shown = [f"NULLIF({k}, '') AS {k}" if k == "experiment_id" else k for k in keys]
+        group = ", ".join(keys)
+        return (f"SELECT {', '.join(shown)}, SUM(executions), SUM(successes) "
+                f"FROM {OUTCOMES_TABLE}{clause} GROUP BY {group}"), params
+    clause, params = where(selection, dialect)
+    group = ", ".join(keys)
+    return (f"SELECT {group}, COUNT(*), SUM(success) FROM {TABLE}{clause} "
+            f"GROUP BY {group}"), params
