@@ -35,6 +35,12 @@ def p_value(value: float | None) -> str:
     return f"< {P_FLOOR:g}" if value < P_FLOOR else f"{value:.3g}"
 
 
+def p_text(value: float | None) -> str:
+    """``p = 0.0331`` or ``p < 0.0001``, for a sentence."""
+    shown = p_value(value)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """A rate as a percentage: ``0.745`` -> ``74.5%``."""
     if is_missing(value):
@@ -88,4 +94,4 @@ def money(value: float | None) -> str:
 
 
 __all__ = ["MISSING", "P_FLOOR", "correlation", "count", "is_missing", "money", "number",
-           "p_value", "percent", "points", "score"]
+           "p_text", "p_value", "percent", "points", "score"]

@@ -23,6 +23,7 @@ import pandas as pd
 from analytics import figures
 from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
 from analytics.defaults import DEFAULT_SUCCESS_TARGET
+from analytics.formatting import P_FLOOR
 from analytics.load import Selection
 from analytics.rates import RateTable
 from analytics.report.model import Headline, Kind, Recommendation, Report, Section, Table
@@ -303,7 +304,8 @@ def _comparisons_section(analysis: Analysis) -> Section:
                                            f"Not available: {analysis.note('comparisons')}."],
                        available=False)
     rows = [c.to_dict() for c in family.comparisons]
-    rows.sort(key=lambda r: (r["p_adjusted"], -abs(r["difference"])))
+    # Among pairs that all read "p < 0.0001", the largest difference comes first.
+    rows.sort(key=lambda r: (max(r["p_adjusted"], P_FLOOR), -abs(r["difference"])))
     shown = rows[:MAX_COMPARISON_ROWS]
     columns = {"a": "template A", "b": "template B", "n_a": "n A", "n_b": "n B",
                "rate_a": "rate A", "rate_b": "rate B", "difference": "B − A",
