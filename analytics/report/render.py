@@ -238,9 +238,9 @@ def render_summary_markdown(report: Report) -> str:
     """summary.md: the executive summary — headline numbers, risks, actions."""
     h = report.headline
     lines = [
-        f"# REV prompt analytics: {date_range(h.first_event, h.last_event)}",
+        f"# REV prompt analytics: executive summary, {date_range(h.first_event, h.last_event)}",
         "",
-        f"Executive summary of the executions from {format_cell(h.first_event, Kind.TIME)} "
+        f"Executions from {format_cell(h.first_event, Kind.TIME)} "
         f"to {format_cell(h.last_event, Kind.TIME)}; generated "
         f"{format_cell(report.generated_at, Kind.TIME)} (report id `{report.report_id}`).",
         "",

@@ -86,7 +86,8 @@ def test_summary_has_headline_numbers_risks_and_actions(report_dir: Path) -> Non
     assert f"**{document['headline']['executions']:,}**" in summary
     assert f"**{document['headline']['success_rate']:.1%}**" in summary
     assert "## Risks" in summary and "## Actions" in summary
-    assert summary.startswith("# REV prompt analytics: 2026-11-14 to 2026-11-20\n")
+    assert summary.startswith(
+        "# REV prompt analytics: executive summary, 2026-11-14 to 2026-11-20\n")
 
 
 class _Rendered(HTMLParser):
