@@ -139,6 +139,20 @@ _SIGN_BEFORE_NUMBER = re.compile(r"(?<!\S)([<>≤≥]) (?=[\d.])")
 _CODE = re.compile(r"`([^`]+)`")
 
 
+def _whole_tokens(text: str, longest: int | None) -> Markup:
+    parts = []
+    for position, token in enumerate(_TOKEN.split(text)):
+        keep = position % 2 and _BREAKABLE.search(token) and \
+            (longest is None or len(token) <= longest)
+        parts.append(Markup('<span class="nw">%s</span>') % token if keep else escape(token))
+    return Markup("").join(parts)
+
+
+def identifier(text: object) -> Markup:
+    """An id escaped for HTML, verbatim, that may wrap at its spaces but nowhere else."""
+    return _whole_tokens(str(text), None)
+
+
 def prose(text: object) -> Markup:
     """``text`` escaped for HTML, wrapping only between words (``p < 0.0001`` stays whole).
 
@@ -150,12 +164,8 @@ def prose(text: object) -> Markup:
             parts.append(Markup('<code class="nw">%s</code>') % piece)
             continue
         # A comparison sign stays with its number: "p <" at a line's end reads as a typo.
-        joined = _SIGN_BEFORE_NUMBER.sub("\\1\u00a0", piece)
-        for position, token in enumerate(_TOKEN.split(joined)):
-            if position % 2 and _BREAKABLE.search(token) and len(token) <= _LONGEST_UNBROKEN:
-                parts.append(Markup('<span class="nw">%s</span>') % token)
-            else:
-                parts.append(escape(token))
+        parts.append(_whole_tokens(_SIGN_BEFORE_NUMBER.sub("\\1\u00a0", piece),
+                                   _LONGEST_UNBROKEN))
     return Markup("").join(parts)
 
 
@@ -179,6 +189,7 @@ def _environment() -> jinja2.Environment:
     env.filters["columns"] = table_columns
     env.filters["css"] = css_class
     env.filters["prose"] = prose
+    env.filters["identifier"] = identifier
     return env
 
 
