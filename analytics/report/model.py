@@ -24,7 +24,7 @@ class Kind(StrEnum):
     """What a column's values are, which decides how they read (``analytics.formatting``)."""
 
     ID = "id"
-    """A template, model, feature or series id: shown verbatim, never broken across lines."""
+    """A template, model, feature or series id: verbatim, wrapped only at a space it holds."""
     TEXT = "text"
     """Prose (a note, a reason): wraps between words."""
     COUNT = "count"
