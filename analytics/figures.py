@@ -14,7 +14,9 @@ Defaults, chosen for people reading a report on Monday morning:
 * ids are text, never markup: math-text parsing is off (a ``$`` in a template
   id would otherwise be typeset or crash the renderer) and long ids are
   shortened on axes;
-* large inputs are capped (top templates by executions) and the title says so.
+* large inputs are capped (top templates by executions) and the title says so;
+* a long tail does not squash a histogram: its axis stops at the far-out
+  fence (Q3 + 3 IQR) and what lies beyond is counted in a last, grey bin.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ import matplotlib
 import matplotlib.cm
 import matplotlib.colors as mcolors
 import matplotlib.patches
+import matplotlib.transforms
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
@@ -51,6 +55,9 @@ MAX_SERIES = 6
 MAX_NETWORK_TEMPLATES = 40
 LABEL_CHARS = 32
 DPI = 110
+HISTOGRAM_BINS = 30
+TAIL_FENCE_IQR = 3.0
+"""A histogram's axis ends at Q3 + this many interquartile ranges (Tukey's far-out fence)."""
 
 _STYLE: dict[str, Any] = {
     "text.parse_math": False,  # ids are shown verbatim, '$' included
@@ -309,35 +316,59 @@ def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float]], *
                   "Counts of held-out executions; colour: share of each row.")
 
 
+def axis_limit(values: npt.ArrayLike) -> float | None:
+    """Where a histogram of ``values`` should stop, or None to show them all.
+
+    The far-out fence Q3 + :data:`TAIL_FENCE_IQR` x IQR, when some values lie
+    beyond it: a few 90 s timeouts then no longer squeeze every typical
+    latency into the first two bars. A quantile would not do: when 3 % of
+    executions time out, even the 99th percentile is a timeout.
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data)]
+    if data.size < 4:
+        return None
+    q1, q3 = (float(q) for q in np.quantile(data, [0.25, 0.75]))
+    fence = q3 + TAIL_FENCE_IQR * (q3 - q1)
+    return fence if q3 > q1 and float(data.max()) > fence else None
+
+
 def distributions(frame: pd.DataFrame, *, by: str = "model_id",
                   title: str = "Latency and cost per execution") -> Figure:
     """Histograms of ``execution_time`` and ``cost`` per ``by`` group (raw values, no fitting).
 
     Executions without a value are left out and counted in the returned data
     (``missing``), so "no latency reported" is visible rather than a bar at 0.
+    A long tail is folded into a last, grey bin labelled "> limit" (see
+    :func:`axis_limit`); the data says where each axis stops (``axis_limit``,
+    None when it shows every value) and how many values each group had
+    beyond it (``above_limit``).
     """
     if frame.empty:
         raise ValueError("distributions: no executions to draw")
     groups = _top(frame.groupby(by, dropna=False).size(), MAX_SERIES)
     summary_rows = []
+    folded = []
     with _canvas(9.0, 3.8) as figure:
         axes_pair = figure.subplots(1, 2)
-        for axes, column, unit in ((axes_pair[0], "execution_time", "seconds"),
-                                   (axes_pair[1], "cost", "US dollars")):
+        for axes, column, unit, short in ((axes_pair[0], "execution_time", "seconds", "{:.3g} s"),
+                                          (axes_pair[1], "cost", "US dollars", "${:.3g}")):
             present = frame[column].dropna() if column in frame else pd.Series(dtype=float)
+            limit = axis_limit(present.to_numpy()) if not present.empty else None
             if present.empty:
                 axes.text(0.5, 0.5, f"no {column} reported", ha="center", va="center",
                           transform=axes.transAxes)
                 axes.set_axis_off()
             else:
-                bins = np.histogram_bin_edges(present.to_numpy(), bins=30)
-                for colour, group in zip(OKABE_ITO, groups, strict=False):
-                    mask = frame[by] == group if group is not None else frame[by].isna()
-                    values = frame.loc[mask, column].dropna().to_numpy()
-                    if len(values):
-                        axes.hist(values, bins=bins, histtype="step", linewidth=1.4,
-                                  color=colour, label=short_label(group, 20))
-                axes.set_xlabel(f"{column.replace('_', ' ')} ({unit})")
+                _histograms(axes, frame, by, column, groups, present.to_numpy(dtype=float),
+                            limit, short)
+                label = f"{column.replace('_', ' ')} ({unit})"
+                if limit is not None:
+                    above = int((present > limit).sum())
+                    label += (f"\nlast bin: {above:,} execution(s) above "
+                              f"{short.format(limit)}, up to {short.format(present.max())}")
+                    folded.append(column.replace("_", " "))
+                axes.set_xlabel(label)
                 axes.set_ylabel("executions")
                 axes.legend(fontsize=7, frameon=False)
             for group in groups:
@@ -345,11 +376,44 @@ def distributions(frame: pd.DataFrame, *, by: str = "model_id",
                 chosen = frame.loc[mask, column] if column in frame else pd.Series(dtype=float)
                 summary_rows.append({by: group, "measure": column,
                                      "present": int(chosen.notna().sum()),
-                                     "missing": int(chosen.isna().sum())})
+                                     "missing": int(chosen.isna().sum()),
+                                     "axis_limit": limit,
+                                     "above_limit": int((chosen > limit).sum())
+                                     if limit is not None else 0})
         figure.suptitle(title)
         png = _png(figure)
+    caption = "Step histograms per model; executions without a value are not drawn."
+    if folded:
+        caption += (f" The long tail of {' and '.join(folded)} is folded into the last, grey "
+                    f"bin (beyond Q3 + {TAIL_FENCE_IQR:g} IQR), so the typical values stay "
+                    "readable.")
     return Figure("latency_cost_distributions", title, png, pd.DataFrame(summary_rows),
-                  "Step histograms per model; executions without a value are not drawn.")
+                  caption)
+
+
+def _histograms(axes: Any, frame: pd.DataFrame, by: str, column: str, groups: list[object],
+                present: np.ndarray, limit: float | None, short: str) -> None:
+    """One step histogram per group on shared bins; beyond ``limit`` a single grey bin."""
+    if limit is None:
+        bins = np.histogram_bin_edges(present, bins=HISTOGRAM_BINS)
+    else:
+        inner = np.linspace(float(present.min()), limit, HISTOGRAM_BINS + 1)
+        width = float(inner[1] - inner[0])
+        bins = np.append(inner, limit + width)
+        axes.axvspan(limit, limit + width, color=MISSING_COLOUR, alpha=0.6, linewidth=0,
+                     zorder=0)
+        axes.text(limit + width / 2, 1.0, f"> {short.format(limit)}", ha="center", va="bottom",
+                  fontsize=7, color="#404040",
+                  transform=matplotlib.transforms.blended_transform_factory(
+                      axes.transData, axes.transAxes))
+    for colour, group in zip(OKABE_ITO, groups, strict=False):
+        mask = frame[by] == group if group is not None else frame[by].isna()
+        values = frame.loc[mask, column].dropna().to_numpy(dtype=float)
+        if limit is not None:  # everything beyond the fence lands in the last bin
+            values = np.where(values > limit, (bins[-2] + bins[-1]) / 2, values)
+        if len(values):
+            axes.hist(values, bins=bins, histtype="step", linewidth=1.4, color=colour,
+                      label=short_label(group, 20))
 
 
 def png_is_valid(data: bytes) -> bool:

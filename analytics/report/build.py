@@ -23,9 +23,10 @@ import pandas as pd
 from analytics import figures
 from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
 from analytics.defaults import DEFAULT_SUCCESS_TARGET
+from analytics.formatting import P_FLOOR
 from analytics.load import Selection
 from analytics.rates import RateTable
-from analytics.report.model import Headline, Recommendation, Report, Section, Table
+from analytics.report.model import Headline, Kind, Recommendation, Report, Section, Table
 from analytics.report.recommend import p_text, recommendations_and_risks
 from rev_analytics.core.errors import NothingToReportError
 
@@ -303,19 +304,22 @@ def _comparisons_section(analysis: Analysis) -> Section:
                                            f"Not available: {analysis.note('comparisons')}."],
                        available=False)
     rows = [c.to_dict() for c in family.comparisons]
-    rows.sort(key=lambda r: (r["p_adjusted"], -abs(r["difference"])))
+    # Among pairs that all read "p < 0.0001", the largest difference comes first.
+    rows.sort(key=lambda r: (max(r["p_adjusted"], P_FLOOR), -abs(r["difference"])))
     shown = rows[:MAX_COMPARISON_ROWS]
     columns = {"a": "template A", "b": "template B", "n_a": "n A", "n_b": "n B",
-               "rate_a": "rate A", "rate_b": "rate B", "difference": "B - A",
+               "rate_a": "rate A", "rate_b": "rate B", "difference": "B − A",
                "p_value": "p", "p_adjusted": f"p ({family.correction})",
                "significant": "significant"}
     found = sum(1 for r in rows if r["significant"])
+    showing = (f"Showing all {len(rows)}." if len(shown) == len(rows) else
+               f"Showing the {len(shown)} most significant of {len(rows)} (report.json has all).")
     return Section(
         "ab_tests", title,
         [f"{len(rows)} template comparison(s) with the pooled two-proportion z-test; p-values "
          f"corrected ({family.correction}) for the {len(rows)} comparisons. {found} "
-         f"difference(s) remain significant at alpha = {analysis.alpha:g}. Showing the "
-         f"{len(shown)} most significant. Pairs mix models: for a decision, run "
+         f"difference(s) remain significant at alpha = {analysis.alpha:g}. {showing} "
+         "Differences are in percentage points (pp). Pairs mix models: for a decision, run "
          "`rev-analytics ab-test` on two templates (stratified by model)."],
         [Table(columns, shown, "Template pairs (most significant first)")],
         data=family.to_dict(),
@@ -334,7 +338,8 @@ def _correlation_section(analysis: Analysis) -> Section:
         "correlations", title,
         ["Point-biserial correlation of each numeric field with success, Benjamini-Hochberg "
          "corrected. Association, not cause; fields computed from the outcome are flagged."],
-        [Table(columns, [f.to_dict() for f in result.features], "Correlation with success")],
+        [Table(columns, [f.to_dict() for f in result.features], "Correlation with success",
+               kinds=dict.fromkeys(("r", "ci_low", "ci_high"), Kind.CORRELATION))],
         data=result.to_dict(),
     )
 

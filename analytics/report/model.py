@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from analytics.figures import Figure
@@ -19,13 +20,43 @@ REPORT_SCHEMA_VERSION = 1
 """Version of report.json's layout; bumped when a key changes meaning or disappears."""
 
 
+class Kind(StrEnum):
+    """What a column's values are, which decides how they read (``analytics.formatting``)."""
+
+    ID = "id"
+    """A template, model, feature or series id: verbatim, wrapped only at a space it holds."""
+    TEXT = "text"
+    """Prose (a note, a reason): wraps between words."""
+    COUNT = "count"
+    RATE = "rate"
+    """A share of executions (or of anything): a percentage."""
+    POINTS = "points"
+    """A difference of two rates: percentage points."""
+    POINTS_PER_DAY = "points_per_day"
+    P_VALUE = "p_value"
+    CORRELATION = "correlation"
+    """A correlation coefficient or a bound of its interval: a number in [-1, 1]."""
+    SCORE = "score"
+    """An effect size or score in [0, 1] (Cramér's V, ROC-AUC, Brier score)."""
+    MONEY = "money"
+    TIME = "time"
+    FLAG = "flag"
+    NUMBER = "number"
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """Rows of JSON-safe values; ``columns`` maps each row key to its heading, in order."""
+    """Rows of JSON-safe values; ``columns`` maps each row key to its heading, in order.
+
+    ``kinds`` says what a column holds where its key alone would mislead (a
+    correlation's ``ci_low`` is not a rate's); other columns take the kind
+    their key has everywhere in the report (``analytics.report.render.KINDS``).
+    """
 
     columns: dict[str, str]
     rows: list[dict[str, Any]]
     caption: str = ""
+    kinds: dict[str, Kind] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"caption": self.caption, "columns": self.columns, "rows": self.rows})

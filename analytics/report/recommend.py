@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analytics.formatting import points
 from analytics.report.model import Headline, Recommendation
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def recommendations_and_risks(
         if trend.direction == "declining":
             risks.append(Recommendation(
                 f"Template {trend.key} is declining",
-                f"trend {trend.rate_change_per_day:+.2%} per day ({p_text(trend.p_value)})",
+                f"trend {points(trend.rate_change_per_day, 2)} per day ({p_text(trend.p_value)})",
                 "medium", trend.key))
 
     for row in (r.to_dict() for r in analysis.models.rows):
@@ -107,7 +108,8 @@ def recommendations_and_risks(
         actions.append(Recommendation(
             f"Prefer template {better} over {worse}",
             f"{_pct(rates[0])} (n={counts[0]:,}) vs {_pct(rates[1])} (n={counts[1]:,}), "
-            f"difference {abs(comparison.difference):.1%}; {p_text(comparison.p_adjusted)} after "
+            f"difference {points(abs(comparison.difference), signed=False)}; "
+            f"{p_text(comparison.p_adjusted)} after "
             f"{_CORRECTIONS.get(family.correction, family.correction) if family else ''} "
             "correction",
             "medium", better))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import signal
 import threading
 import time
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from rev_analytics.cli.console import make_console
 from rev_analytics.cli.embedded_redis import EmbeddedRedis
 from rev_analytics.core.errors import ConfigError, NothingToReportError
 from streams.connection import connect
@@ -163,7 +166,7 @@ def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rates.rows:
         table.add_row(
-            str(row.keys["template_id"]), f"{row.n:,}", f"{row.rate:.1%}",
+            escape(str(row.keys["template_id"])), f"{row.n:,}", f"{row.rate:.1%}",
             f"{row.ci_low:.1%} - {row.ci_high:.1%}",
         )
     return table, [str(row.keys["template_id"]) for row in rates.rows]
@@ -179,7 +182,7 @@ def _serve_metrics(metrics: ConsumerMetrics, preferred: int) -> MetricsServer:
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     """Run the demo; return the exit code."""
-    console = console or Console()
+    console = console or make_console()
     if options.events <= 0:
         raise ConfigError("--events must be positive")
     out = options.out.resolve()
@@ -200,7 +203,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 batch_within=0.25, claim_idle=10.0, metrics_addr="127.0.0.1",
                 metrics_port=server.port,
             )
-            console.print(f"embedded Redis at {redis_server.url}; store {db_path}")
+            console.print(f"embedded Redis at {redis_server.url}; store {db_path}", markup=False)
             stats, progress = asyncio.run(
                 _run_pipeline(settings, metrics, options, console, server.url)
             )
@@ -212,7 +215,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         f"committed ({stats.rows_inserted:,} rows), {stats.dead_lettered:,} dead-lettered, "
         f"in {stats.seconds:.1f} s"
     )
-    console.print(f"database: {db_path}")
+    console.print(f"database: {db_path}", markup=False)
     templates: list[str] = []
     if stats.rows_inserted:
         table, templates = _summary_table(db_path)
@@ -225,11 +228,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         except NothingToReportError as exc:
             console.print(str(exc))
         else:
-            console.print(f"report: {written.html}")
+            console.print(f"report: {written.html}", markup=False)
     console.print("next steps:")
-    console.print(f"  rev-analytics analyze --db {db_path}")
-    console.print(f"  rev-analytics report --db {db_path} --out {out / 'report'}")
+    steps = [["analyze", "--db", str(db_path)],
+             ["report", "--db", str(db_path), "--out", str(out / "report")]]
     if len(templates) >= 2:
-        console.print(f"  rev-analytics ab-test --db {db_path} --a {templates[-1]} "
-                      f"--b {templates[0]} --json")
+        steps.append(["ab-test", "--db", str(db_path), "--a", templates[-1], "--b",
+                      templates[0], "--json"])
+    for step in steps:
+        # Quoted for a shell and printed verbatim (no markup), so each line pastes whole.
+        console.print("  " + shlex.join(["rev-analytics", *step]), markup=False)
     return 0 if stats.clean_stop else 1

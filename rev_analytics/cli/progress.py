@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from rev_analytics.cli.console import is_terminal, make_console
 
 
 def progress_bar() -> Progress:
     """A transient rich progress bar writing to stderr (disabled when not a TTY)."""
     return Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-        disable=not sys.stderr.isatty(),
+        TimeElapsedColumn(), console=make_console(stderr=True), transient=True,
+        disable=not is_terminal(sys.stderr),
     )

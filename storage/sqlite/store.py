@@ -29,8 +29,6 @@ _INSERT_STAMPED = (
     f"INSERT OR IGNORE INTO {TABLE} ({', '.join(EVENT_COLUMNS)}, ingested_at) "
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}, ?)"
 )
-CACHE_KIB = 64 * 1024
-"""Page cache per connection: the unique index on event_id stays in memory."""
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -86,7 +84,6 @@ class SqliteStore:
                 )
                 _enable_wal(self.conn, busy_timeout)
                 self.conn.execute(f"PRAGMA synchronous={synchronous}")
-                self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             version = current_version(self.conn)
             if version > LATEST_VERSION:
                 raise StorageError(

@@ -12,6 +12,7 @@ from matplotlib.image import imread
 
 from analytics.figures import (
     MAX_HEATMAP_TEMPLATES,
+    axis_limit,
     confusion_matrix,
     distributions,
     network_graph,
@@ -103,6 +104,43 @@ def test_distributions_count_missing_values_instead_of_drawing_zero(
     assert png_is_valid(figure.png)
     cost = figure.data[figure.data["measure"] == "cost"]
     assert cost["missing"].sum() == 50 and cost["present"].sum() == len(frame) - 50
+
+
+def test_a_long_latency_tail_is_folded_into_a_last_bin_and_counted(
+    frame: pd.DataFrame,
+) -> None:
+    # 3 % of executions time out after 30-90 s; the rest take 0.2-4 s.
+    slow = frame.copy()
+    timeouts = slow.index[::31]
+    slow.loc[timeouts, "execution_time"] = np.linspace(30.0, 90.0, len(timeouts))
+    figure = distributions(slow)
+    assert png_is_valid(figure.png)
+    latency = figure.data[figure.data["measure"] == "execution_time"]
+    limit = latency["axis_limit"].iloc[0]
+    # The axis stops just past the typical values, not at the 90 s outliers ...
+    assert 4.0 <= limit < 15.0
+    assert (latency["axis_limit"] == limit).all()
+    # ... and every execution beyond it is counted, per model, in the last bin.
+    assert latency["above_limit"].sum() == len(timeouts)
+    by_model = slow.loc[timeouts].groupby("model_id").size()
+    assert (by_model > 0).sum() >= 2
+    assert latency.set_index("model_id")["above_limit"].to_dict() == \
+        by_model.reindex(latency["model_id"], fill_value=0).to_dict()
+    assert "last, grey bin" in figure.caption and "latency" not in figure.caption
+    # Uniform costs have no far tail: that axis shows every value.
+    cost = figure.data[figure.data["measure"] == "cost"]
+    assert cost["axis_limit"].isna().all() and (cost["above_limit"] == 0).all()
+
+
+def test_axis_limit_is_tukeys_far_out_fence_and_only_when_needed() -> None:
+    typical = np.linspace(1.0, 3.0, 97)
+    tailed = np.append(typical, [40.0, 60.0, 90.0])
+    q1, q3 = np.quantile(tailed, [0.25, 0.75])
+    assert axis_limit(tailed) == pytest.approx(q3 + 3 * (q3 - q1))
+    assert 5.0 < q3 + 3 * (q3 - q1) < 6.0
+    assert axis_limit(typical) is None  # nothing beyond the fence: show everything
+    assert axis_limit(np.full(50, 2.0)) is None  # no spread: nothing to fold
+    assert axis_limit([1.0, 2.0]) is None
 
 
 def test_ids_with_markup_dollars_and_paths_are_harmless(tmp_path: Path) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from analytics.figures import png_is_valid
 from analytics.load import Selection, load_executions
@@ -82,13 +86,94 @@ def test_summary_has_headline_numbers_risks_and_actions(report_dir: Path) -> Non
     assert f"**{document['headline']['executions']:,}**" in summary
     assert f"**{document['headline']['success_rate']:.1%}**" in summary
     assert "## Risks" in summary and "## Actions" in summary
-    assert "tpl\\_bad" in summary  # ids are escaped for Markdown
+    assert summary.startswith(
+        "# REV prompt analytics: executive summary, 2026-11-14 to 2026-11-20\n")
 
 
-def test_markdown_escaping_neutralises_markup() -> None:
-    assert md_text("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
+class _Rendered(HTMLParser):
+    """The text and the tags of rendered HTML (entities decoded, as a reader sees it)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.tags: set[str] = set()
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def render_markdown(text: str) -> _Rendered:
+    # CommonMark plus GitHub's strikethrough: what GitHub, GitLab and editors render.
+    return _Rendered(MarkdownIt("commonmark").enable("strikethrough").render(text))
+
+
+def test_summary_reads_as_plain_markdown_raw_and_rendered(report_dir: Path) -> None:
+    summary = (report_dir / "summary.md").read_text()
+    document = strict_json(report_dir / "report.json")
+    # Raw: no HTML entity, no backslash escape; ids, p-values and units verbatim.
+    assert not re.search(r"&(#\d+|#x[0-9a-f]+|[a-z]+);", summary, re.I), summary
+    assert "\\" not in summary
+    assert "Template tpl_bad under-performs" in summary
+    assert "p < 0.0001" in summary
+    # A difference of two success rates is in percentage points, not a percentage.
+    assert re.search(r"difference \d+\.\d pp; p", summary), summary
+    assert not re.search(r"difference \d+\.\d%", summary)
+    items = document["risks"] + document["recommendations"]
+    assert len(items) >= 3
+    for item in items:
+        assert item["action"] in summary and item["evidence"] in summary
+    # Rendered: the same words, and no markup came out of the text.
+    rendered = render_markdown(summary)
+    text = "".join(rendered.text)
+    for item in items:
+        assert f"{item['action']} — {item['evidence']}" in text
+    assert rendered.tags <= {"h1", "h2", "p", "ul", "ol", "li", "strong", "code"}
+
+
+HOSTILE_IDS = ("**bold**", "<script>alert(1)</script>", "_under_", "[link](http://x)",
+               "a`b", "x &amp; y", "~~gone~~", "# heading", "1. item", "back\\slash")
+
+
+def test_ids_that_look_like_markup_render_verbatim_in_summary(tmp_path: Path) -> None:
+    # Each hostile id replaces the bad template, so each one is named in a risk.
+    events = [e._replace(template_id=HOSTILE_IDS[i % len(HOSTILE_IDS)] if
+                         e.template_id == "tpl_bad" else e.template_id)
+              for i, e in enumerate(make_events(1600))]
+    _, written = generate_report(write_store(tmp_path / "hostile.db", events), tmp_path / "o")
+    rendered = render_markdown(written.summary.read_text())
+    assert rendered.tags <= {"h1", "h2", "p", "ul", "ol", "li", "strong", "code"}
+    text = "".join(rendered.text)
+    document = strict_json(written.json)
+    for item in document["risks"] + document["recommendations"]:
+        assert f"{item['action']} — {item['evidence']}" in text
+
+
+# Markdown's own characters often, any other printable character too.
+MARKDOWN_TEXT = st.text(st.sampled_from(list("_*`[]()<>&#;!\\~-+=.:1a ")) |
+                        st.characters(codec="utf-8", exclude_categories=("C", "Z")), max_size=40)
+
+
+@given(MARKDOWN_TEXT)
+def test_markdown_escaping_renders_any_text_verbatim(text: str) -> None:
+    # As a list item's text, md_text(x) renders as x: nothing becomes markup.
+    for prefix, label in (("1. ", ""), ("- **HIGH**: ", "HIGH: ")):
+        rendered = render_markdown(prefix + md_text(text))
+        shown = " ".join("".join(rendered.text).split())
+        assert shown == " ".join((label + text).split()), (text, md_text(text))
+
+
+def test_markdown_escaping_leaves_plain_text_alone() -> None:
+    for plain in ("adversarial_jailbreak", "p < 0.0001", "llama-3-70b", "47.6% (n=1,586)",
+                  "AT&T", "Cramér's V 0.50 (CI 0.47–0.54)", "2 > 1", "a_b_c", "x #1"):
+        assert md_text(plain) == plain
+    assert md_text("<script>x</script>") == "\\<script>x\\</script>"
     assert md_text("[link](http://x)") == "\\[link\\](http://x)"
     assert md_text("**bold** `code`") == "\\*\\*bold\\*\\* \\`code\\`"
+    assert md_text("_x_ x_") == "\\_x\\_ x\\_"
 
 
 def test_filters_and_range_restrict_the_report(store: Path, tmp_path: Path) -> None:

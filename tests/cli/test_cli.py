@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -86,3 +87,57 @@ def test_consume_flags_default_to_the_settings_defaults(monkeypatch: pytest.Monk
         monkeypatch.delenv(name)
     args = build_parser().parse_args(["consume", "--redis-url", "redis://h", "--db", "x.db"])
     assert settings_from_args(args) == ConsumerSettings(redis_url="redis://h", db="x.db")
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())  # argparse wraps help text at the terminal's width
+
+
+def test_demo_help_shows_every_default() -> None:
+    result = cli("demo", "--help")
+    assert result.returncode == 0
+    help_text = one_line(result.stdout)
+    for flag, default in (("--out", "rev-analytics-demo"), ("--events", "20000"),
+                          ("--rate", "5000.0"), ("--seed", "0"), ("--backfill-days", "7.0"),
+                          ("--invalid-fraction", "0.005"), ("--metrics-port", "9464")):
+        assert f"(default: {default}) [env REV_ANALYTICS_{flag[2:].upper().replace('-', '_')}]" \
+            in help_text, flag
+    assert "(default: False)" not in help_text  # --no-report is a flag: nothing to show
+
+
+def test_every_commands_help_shows_each_option_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("REV_ANALYTICS_")]:
+        monkeypatch.delenv(name)
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    checked = 0
+    for command, sub in [("(top)", parser), *commands.choices.items()]:
+        help_text = one_line(sub.format_help())
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings:
+                continue
+            shown = f"(default: {action.default})"
+            if action.default is None or action.default is False or action.required or \
+                    action.default == argparse.SUPPRESS:
+                assert "(default: None)" not in help_text
+                continue
+            assert shown in help_text, (command, action.option_strings)
+            checked += 1
+    assert checked >= 30
+    assert set(commands.choices) == set(COMMANDS)
+
+
+def test_help_says_an_environment_variable_is_set_but_never_shows_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REV_ANALYTICS_REDIS_URL", "redis://:hunter2@db.internal:6379/0")
+    monkeypatch.setenv("REV_ANALYTICS_BATCH_MAX", "7")
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    help_text = one_line(commands.choices["consume"].format_help())
+    assert "hunter2" not in help_text
+    assert "[env REV_ANALYTICS_REDIS_URL is set]" in help_text
+    assert "(default: 5000) [env REV_ANALYTICS_BATCH_MAX is set and overrides the default]" \
+        in help_text
+    args = parser.parse_args(["consume", "--db", "x.db"])
+    assert args.batch_max == 7  # and the variable still does its job

@@ -49,6 +49,14 @@ def test_demo_runs_everything_and_leaves_nothing_running(tmp_path: Path) -> None
     assert 0 < dead < 100  # the demo's deliberate 0.5 % of malformed events
     assert (tmp_path / "report" / "report.html").is_file()
     assert "success by template" in output
+    # Piped output is not wrapped at 80 columns: each next step is one whole command line.
+    lines = output.splitlines()
+    db, report = tmp_path / "analytics.db", tmp_path / "report"
+    assert f"  rev-analytics analyze --db {db}" in lines
+    assert f"  rev-analytics report --db {db} --out {report}" in lines
+    (ab_test,) = [line for line in lines if line.startswith("  rev-analytics ab-test ")]
+    assert ab_test.endswith(" --json") and f"--db {db} --a " in ab_test
+    assert "\x1b[" not in output
     socket_dir = re.search(r"unix://(/\S+)/redis\.sock", output)
     assert socket_dir, output
     assert not Path(socket_dir.group(1)).exists()

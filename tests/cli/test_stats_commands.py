@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +19,7 @@ from analytics.load import load_executions
 from rev_analytics.cli.main import main
 from storage import open_store
 from streams.simulate.workload import synthetic_prompt_events
+from tests.consumer_support import ROOT
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 CONTRACT_KEYS = {"a", "b", "difference", "ci_low", "ci_high", "z", "p_value", "cohens_h",
@@ -141,3 +146,96 @@ def test_an_id_with_a_comma_is_selected_with_a_backslash(
     assert main(["export", "--db", str(path), "--format", "csv", "--out", str(out)]) == 0
     picked = Counter(row["template_id"] for row in csv.DictReader(out.open()))
     assert picked == Counter({wanted: truth[wanted]})
+
+
+def table_rows(out: str, after: str) -> list[list[str]]:
+    """The body rows of the first rich table printed after the line starting with ``after``."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(after))
+    rows = []
+    for line in lines[start + 4:]:  # title, top border, heading, rule
+        if not line.startswith("│"):
+            break
+        rows.append([cell.strip() for cell in line.strip("│").split("│")])
+    return rows
+
+
+def test_analyze_says_what_it_shows_and_which_way_differences_go(
+    store: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["analyze", "--db", str(store), "--json"]) == 0
+    data = strict(capsys.readouterr().out)
+    comparisons = data["comparisons"]["comparisons"]
+    assert len(comparisons) == 28
+    assert main(["analyze", "--db", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "showing 15 of 28 comparisons (the most significant; --json for all)" in out
+    assert "b − a (points)" in out
+    rows = table_rows(out, "Template comparisons")
+    assert len(rows) == 15
+    truth = {(c["a"], c["b"]): c for c in comparisons}
+    for a, b, rate_a, rate_b, difference, p_adjusted, significant in rows:
+        expected = truth[(a, b)]
+        # b - a, in percentage points: positive means b succeeds more often.
+        assert float(difference) == pytest.approx(
+            100 * (expected["rate_b"] - expected["rate_a"]), abs=0.051)
+        assert float(difference) == pytest.approx(
+            float(rate_b.rstrip("%")) - float(rate_a.rstrip("%")), abs=0.11)
+        # Never "0": an underflowed p-value reads "< 0.0001".
+        if expected["p_adjusted"] < 1e-4:
+            assert p_adjusted == "< 0.0001"
+        else:
+            assert float(p_adjusted) == pytest.approx(expected["p_adjusted"], rel=0.01)
+        assert significant == ("yes" if expected["significant"] else "no")
+    # Underflow to exactly 0 happens (the outcome-derived quality score): it printed "0".
+    assert 0.0 in [f["p_adjusted"] for f in data["correlations"]["features"]]
+    correlations = table_rows(out, "Correlation with success")
+    assert len(correlations) == len(data["correlations"]["features"])
+    p_cells = [row[2] for row in correlations]
+    p_cells += [row[3] for row in table_rows(out, "Discrimination power")]
+    p_cells += [row[3] for row in table_rows(out, "Trends over event time")]
+    assert len(p_cells) > 20 and "< 0.0001" in p_cells
+    assert all(cell == "< 0.0001" or float(cell) >= 1e-4 for cell in p_cells), p_cells
+    assert not re.search(r"p = 0(\.0+)?(?![\d.])", out)
+
+
+LONG_ID = "template_with_a_name_long_enough_that_no_eighty_column_terminal_could_hold_its_row"
+
+
+@pytest.fixture(scope="module")
+def long_id_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("long-ids") / "store.db"
+    events = [e._replace(template_id=LONG_ID) if e.template_id == "code_generation" else e
+              for e in synthetic_prompt_events(3000, seed=5, start=START)]
+    with open_store(path) as db:
+        db.insert_events(events)
+    return path
+
+
+def piped(*args: str) -> str:
+    """Run the CLI as a user would with its output piped into another program."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rev_analytics", *args], cwd=ROOT, capture_output=True,  # pipes
+        text=True, timeout=240,
+        # COLUMNS=80 is what rich would otherwise wrap to; FORCE_COLOR must not add codes.
+        env={**os.environ, "COLUMNS": "80", "FORCE_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_output_through_a_pipe_is_neither_wrapped_nor_coloured(long_id_store: Path) -> None:
+    out = piped("analyze", "--db", str(long_id_store))
+    assert "\x1b[" not in out
+    lines = out.splitlines()
+    # The long id is whole on its table rows, and those rows are wider than 80 columns.
+    rows = [line for line in lines if LONG_ID in line and line.startswith("│")]
+    assert len(rows) >= 3 and all(len(line) > 80 for line in rows)
+    assert "showing 15 of 28 comparisons (the most significant; --json for all)" in lines
+    assert max(len(line) for line in lines) > 120
+    ab = piped("ab-test", "--db", str(long_id_store), "--a", LONG_ID, "--b", "math_reasoning")
+    assert "\x1b[" not in ab
+    assert any(LONG_ID in line for line in ab.splitlines())
+    # The recommendation is one line, however long.
+    (recommendation,) = [line for line in ab.splitlines() if line.startswith("recommendation:")]
+    assert len(recommendation) > 80

@@ -7,6 +7,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+from rev_analytics.cli.console import make_console
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.selection import add_selection_options, selection_from_args
 from rev_analytics.core.errors import ConfigError
@@ -49,14 +50,19 @@ def selection_for(args: argparse.Namespace) -> Selection:
 
 def render(result: ABTestResult, console: Console) -> None:
     """A readable summary: arms, the comparison and the recommendation."""
+    from rich.markup import escape
     from rich.table import Table
 
-    scope = f" on model {result.model}" if result.model else ""
-    arms = Table(title=f"A/B test{scope}: {result.b.template_id} vs {result.a.template_id}")
+    from analytics.formatting import p_text
+
+    scope = f" on model {escape(result.model)}" if result.model else ""
+    arms = Table(title=f"A/B test{scope}: {escape(result.b.template_id)} vs "
+                       f"{escape(result.a.template_id)}")
     for column in ("arm", "template", "executions", "successes", "rate"):
         arms.add_column(column, justify="right" if column not in ("arm", "template") else "left")
     for label, arm in (("A", result.a), ("B", result.b)):
-        arms.add_row(label, arm.template_id, f"{arm.n:,}", f"{arm.successes:,}", f"{arm.rate:.2%}")
+        arms.add_row(label, escape(arm.template_id), f"{arm.n:,}", f"{arm.successes:,}",
+                     f"{arm.rate:.2%}")
     console.print(arms)
     level = f"{(1 - result.alpha) * 100:g} %"
     stats = Table(show_header=False, box=None)
@@ -64,7 +70,7 @@ def render(result: ABTestResult, console: Console) -> None:
     stats.add_column()
     stats.add_row("difference (B - A)", f"{result.difference * 100:+.2f} points, {level} CI "
                   f"[{result.ci_low * 100:+.2f}, {result.ci_high * 100:+.2f}] ({result.ci_method})")
-    stats.add_row("test", f"{result.test}: p = {result.p_value:.4g} (z = {result.z:.3f})")
+    stats.add_row("test", f"{result.test}: {p_text(result.p_value)} (z = {result.z:.3f})")
     stats.add_row("Cohen's h", f"{result.cohens_h:+.3f}")
     if result.relative_lift is not None:
         stats.add_row("relative lift", f"{result.relative_lift:+.1%}")
@@ -79,16 +85,16 @@ def render(result: ABTestResult, console: Console) -> None:
         stats.add_row(
             "stratified by model",
             f"adjusted difference {s.adjusted_difference * 100:+.2f} points, "
-            f"CMH p = {s.p_value:.4g} over {len(s.strata)} models",
+            f"CMH {p_text(s.p_value)} over {len(s.strata)} models",
         )
     if result.sequential is not None:
         q = result.sequential
-        stats.add_row("sequential (mSPRT)", f"always-valid p = {q.p_value:.4g}"
+        stats.add_row("sequential (mSPRT)", f"always-valid {p_text(q.p_value)}"
                       + (f", decided at {q.decided_at.isoformat()}" if q.decided_at else ""))
     console.print(stats)
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"[bold]recommendation:[/bold] {result.recommendation}")
+        console.print(f"note: {escape(note)}")
+    console.print(f"[bold]recommendation:[/bold] {escape(result.recommendation)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
     min_effect = float(args.min_effect)
     if not math.isfinite(min_effect) or not 0.0 <= min_effect < 1.0:
         raise ConfigError(f"--min-effect must be in [0, 1), got {args.min_effect}")
-    from rich.console import Console
-
     from analytics.abtest import run_ab_test
 
     result = run_ab_test(
@@ -109,5 +113,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:
-        render(result, Console())
+        render(result, make_console())
     return 0

@@ -8,6 +8,7 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
+from rev_analytics.cli.console import make_console
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
@@ -37,13 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--json", action="store_true", help="print one JSON object")
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def _shown(console: Console, shown: int, total: int, what: str, which: str) -> None:
+    """Say when a table holds only some of the rows (``--json`` has them all)."""
+    if shown < total:
+        console.print(f"showing {shown} of {total} {what} ({which}; --json for all)")
 
 
 def render(report: AnalysisReport, console: Console) -> None:
-    """The readable tables: the most decision-relevant rows of each section."""
+    """The readable tables: the most decision-relevant rows of each section.
+
+    Every table that holds only some rows says so; a difference of two rates
+    is in percentage points (b - a: positive means b succeeds more often); a
+    p-value too small to print reads "< 0.0001", never 0.
+    """
+    from rich.markup import escape
     from rich.table import Table
+
+    from analytics.formatting import P_FLOOR, p_text, p_value, percent, points
 
     o = report.overview
     console.print(
@@ -59,42 +70,58 @@ def render(report: AnalysisReport, console: Console) -> None:
         for column in (rates.by[0], "n", "rate", "CI"):
             table.add_column(column, justify="left" if column == rates.by[0] else "right")
         for row in rates.rows[:TOP]:
-            table.add_row(str(row.keys[rates.by[0]]), f"{row.n:,}", _pct(row.rate),
-                          f"{_pct(row.ci_low)} - {_pct(row.ci_high)}")
+            table.add_row(escape(str(row.keys[rates.by[0]])), f"{row.n:,}", percent(row.rate),
+                          f"{percent(row.ci_low)} - {percent(row.ci_high)}")
         console.print(table)
+        _shown(console, min(TOP, len(rates.rows)), len(rates.rows), f"{name}s",
+               "the highest success rates")
     if report.comparisons is not None:
         c = report.comparisons
+        # Most significant first; among those that all read "< 0.0001", the largest difference.
+        ordered = sorted(c.comparisons,
+                         key=lambda x: (max(x.p_adjusted, P_FLOOR), -abs(x.difference)))
         table = Table(title=f"Template comparisons ({c.mode}, {c.correction}): "
                             f"{len(c.discoveries)} of {len(c.comparisons)} significant")
-        for column in ("a", "b", "difference", "p adjusted"):
-            table.add_column(column)
-        for comp in sorted(c.discoveries, key=lambda x: -abs(x.difference))[:TOP]:
-            table.add_row(comp.a, comp.b, f"{comp.difference * 100:+.1f} pts",
-                          f"{comp.p_adjusted:.3g}")
+        for column in ("a", "b", "rate a", "rate b", "b − a (points)", "p adjusted",
+                       "significant"):
+            table.add_column(column, justify="left" if column in ("a", "b") else "right")
+        for comp in ordered[:TOP]:
+            table.add_row(escape(comp.a), escape(comp.b), percent(comp.rate_a),
+                          percent(comp.rate_b), points(comp.difference, unit=""),
+                          p_value(comp.p_adjusted), "yes" if comp.significant else "no")
         console.print(table)
+        _shown(console, min(TOP, len(ordered)), len(ordered), "comparisons",
+               "the most significant")
     if report.discrimination is not None:
         table = Table(title="Discrimination power (separation of models)")
         for column in ("template", "Cramer's V", "CI", "p adjusted", "mean score"):
             table.add_column(column)
-        for d in report.discrimination.templates[:TOP]:
-            table.add_row(d.template_id, f"{d.cramers_v:.3f}",
-                          f"{d.v_ci_low:.3f} - {d.v_ci_high:.3f}", f"{d.p_adjusted:.3g}",
+        templates = report.discrimination.templates
+        for d in templates[:TOP]:
+            table.add_row(escape(d.template_id), f"{d.cramers_v:.3f}",
+                          f"{d.v_ci_low:.3f} - {d.v_ci_high:.3f}", p_value(d.p_adjusted),
                           "-" if d.mean_score is None else f"{d.mean_score:.3f}")
         console.print(table)
+        _shown(console, min(TOP, len(templates)), len(templates), "templates",
+               "the most discriminating")
     if report.trends:
         table = Table(title="Trends over event time (quasi-binomial GLM)")
-        for column in ("series", "direction", "rate change / day", "p"):
+        for column in ("series", "direction", "change / day (points)", "p"):
             table.add_column(column)
         for trend in report.trends[: TOP + 1]:
-            table.add_row(trend.key, trend.direction,
-                          f"{trend.rate_change_per_day * 100:+.2f} pts", f"{trend.p_value:.3g}")
+            table.add_row(escape(trend.key), trend.direction,
+                          points(trend.rate_change_per_day, 2, unit=""),
+                          p_value(trend.p_value))
         console.print(table)
+        # The first row is all executions; the others are templates.
+        _shown(console, min(TOP, len(report.trends) - 1), len(report.trends) - 1,
+               "templates' trends", "in alphabetical order")
     if report.changes is not None:
         flagged = [c for c in report.changes.changes if c.significant]
         console.print(f"[bold]Change points[/bold] ({report.changes.method}): "
-                      + (", ".join(f"{c.template_id} {c.direction} at "
+                      + (", ".join(f"{escape(c.template_id)} {c.direction} at "
                                    f"{c.changed_at:%Y-%m-%d %H:%M} UTC "
-                                   f"({_pct(c.rate_before)} -> {_pct(c.rate_after)})"
+                                   f"({percent(c.rate_before)} -> {percent(c.rate_after)})"
                                    for c in flagged if c.changed_at is not None)
                          or "none"))
     if report.correlations is not None:
@@ -102,40 +129,40 @@ def render(report: AnalysisReport, console: Console) -> None:
         for column in ("feature", "r", "p adjusted", "n"):
             table.add_column(column)
         for f in report.correlations.features:
-            table.add_row(f.feature + (" (outcome-derived)" if f.outcome_derived else ""),
-                          "-" if f.r is None else f"{f.r:+.3f}", f"{f.p_adjusted:.3g}", f"{f.n:,}")
+            table.add_row(escape(f.feature) + (" (outcome-derived)" if f.outcome_derived else ""),
+                          "-" if f.r is None else f"{f.r:+.3f}", p_value(f.p_adjusted),
+                          f"{f.n:,}")
         console.print(table)
     if report.prediction is not None:
         p = report.prediction
         models = "; ".join(f"{m.name}: ROC-AUC {m.roc_auc:.3f} (+/-{m.roc_auc_fold_sd:.3f}), "
                            f"Brier {m.brier:.3f}" for m in p.models)
         console.print(f"[bold]Success prediction[/bold] ({p.folds}-fold CV on "
-                      f"{p.sample_size:,} rows): {models}")
+                      f"{p.sample_size:,} rows): {escape(models)}")
         if p.excluded:
             console.print("  excluded as leakage: " + ", ".join(
-                f"{name} ({why})" for name, why in p.excluded.items()))
+                f"{escape(name)} ({escape(why)})" for name, why in p.excluded.items()))
     if report.identification is not None:
         i = report.identification
         console.print(f"[bold]Model identification[/bold]: accuracy {i.accuracy:.1%} "
                       f"[{i.accuracy_ci[0]:.1%}, {i.accuracy_ci[1]:.1%}] vs chance "
-                      f"{i.chance:.1%} (p = {i.p_value:.3g}); balanced {i.balanced_accuracy:.1%}")
+                      f"{i.chance:.1%} ({p_text(i.p_value)}); balanced "
+                      f"{i.balanced_accuracy:.1%}")
         matrix = Table(title="Confusion matrix (rows: true model, columns: predicted)")
         matrix.add_column("")
         for label in i.labels:
-            matrix.add_column(label, justify="right")
+            matrix.add_column(escape(label), justify="right")
         for label, counts in zip(i.labels, i.matrix, strict=True):
-            matrix.add_row(label, *(f"{v:,}" for v in counts))
+            matrix.add_row(escape(label), *(f"{v:,}" for v in counts))
         console.print(matrix)
     for section, note in report.notes.items():
-        console.print(f"note ({section}): {note}")
+        console.print(f"note ({section}): {escape(note)}")
 
 
 def run(args: argparse.Namespace) -> int:
     alpha = float(args.alpha)
     if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
-    from rich.console import Console
-
     from analytics.analyze import SECTIONS, run_analysis
     from analytics.load import STATISTICS_COLUMNS, load_executions
 
@@ -159,5 +186,5 @@ def run(args: argparse.Namespace) -> int:
         json.dump(report.to_dict(), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        render(report, Console())
+        render(report, make_console())
     return 0
