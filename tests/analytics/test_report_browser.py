@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
-from storage import open_store
 
 from analytics.figures import png_is_valid
 from rev_analytics.cli.main import main
+from storage import open_store
 from streams.simulate.workload import synthetic_prompt_events
 from tests.analytics.report_data import make_events, write_store
 
