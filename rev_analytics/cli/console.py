@@ -11,9 +11,10 @@ whole, ready to copy, ``grep`` or parse. Emoji codes are never substituted
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:  # rich loads when a command prints: the base install has none
+    from rich.console import Console
 
 UNWRAPPED_WIDTH = 100_000
 """Width given to a console that is not a terminal: wide enough that nothing wraps."""
@@ -33,6 +34,8 @@ def make_console(*, stderr: bool = False) -> Console:
     The stream is looked up when each line is written, not now, so a test
     that swaps ``sys.stdout`` sees the output.
     """
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     if is_terminal(stream):
         return Console(stderr=stderr, emoji=False)

@@ -1,10 +1,11 @@
 """The ``rev-analytics`` command line.
 
 Each sub-command lives in its own module under :mod:`rev_analytics.cli.commands`
-and exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``. This module only builds the parser, maps every option
-to its ``REV_ANALYTICS_<OPTION>`` environment variable and turns errors into
-exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input (one line on
+and exposes ``NAME``, ``HELP``, ``EXTRA`` (the optional install it needs),
+``add_arguments(parser)`` and ``run(args) -> int``. This module only builds
+the parser, checks the command's extra is installed, maps every option to its
+``REV_ANALYTICS_<OPTION>`` environment variable and turns errors into exit
+codes: 0 done, 1 runtime failure, 2 bad usage or bad input (one line on
 stderr, no traceback).
 """
 
@@ -21,6 +22,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from rev_analytics.cli import commands
+from rev_analytics.cli.extras import require
 from rev_analytics.cli.options import EXIT_FAILURE, EXIT_USAGE, PROG, UsageError, add_option
 from rev_analytics.core.errors import RevAnalyticsError
 from rev_analytics.core.version import __version__
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _command_modules():
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, extra=getattr(module, "EXTRA", None))
     return parser
 
 
@@ -77,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        require(args.extra, f"{PROG} {args.command}")
         return int(args.run(args))
     except RevAnalyticsError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ from storage.selection import Selection
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--since``, ``--until``, ``--days``, ``--templates``, ``--models`` to ``parser``."""
+    """Add ``--since``, ``--until``, ``--days``, ``--templates``, ``--models``, ``--experiment``."""
     add_option(parser, "--since", metavar="TIME",
                help="first event time to include (RFC 3339 date or time; UTC if no offset)")
     add_option(parser, "--until", metavar="TIME",
@@ -35,6 +35,9 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--models", metavar="ID[,ID...]", action=_IdList,
                help="only these model ids (comma-separated, repeatable; \\, is a comma "
                     "inside an id)")
+    add_option(parser, "--experiment", metavar="ID", action=_IdList, dest="experiments",
+               help="only executions of this REV experiment (repeatable; commas separate "
+                    "ids as in --templates)")
 
 
 class _IdList(argparse.Action):
@@ -102,7 +105,7 @@ def selection_from_args(args: argparse.Namespace, now: datetime | None = None) -
         raise ConfigError(f"--since ({since.isoformat()}) must be before --until "
                           f"({until.isoformat()})")
     return Selection(since=since, until=until, templates=_ids(args.templates),
-                     models=_ids(args.models))
+                     models=_ids(args.models), experiments=_ids(args.experiments))
 
 
 def describe(selection: Selection) -> str:
@@ -116,4 +119,6 @@ def describe(selection: Selection) -> str:
         parts.append(f"templates {', '.join(selection.templates)}")
     if selection.models:
         parts.append(f"models {', '.join(selection.models)}")
+    if selection.experiments:
+        parts.append(f"experiments {', '.join(selection.experiments)}")
     return "; ".join(parts) if parts else "the whole history"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up wou
 NAME = "ab-test"
 HELP = "two-template A/B test on success rate (pooled z-test, interval, effect size, strata)"
 ORDER = 35
+EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

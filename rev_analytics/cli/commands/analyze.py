@@ -23,6 +23,7 @@ NAME = "analyze"
 HELP = ("success rates, template comparisons, discrimination power, trends and change points, "
         "correlations, success prediction and model identification for a range")
 ORDER = 40
+EXTRA = "analytics"
 TOP = 15
 
 

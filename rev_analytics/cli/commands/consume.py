@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 NAME = "consume"
 HELP = "run the consumer: Redis stream -> windows -> SQLite, with /metrics"
 ORDER = 20
+EXTRA = "consumer"
 
 # The flags' defaults are ConsumerSettings' own, so the two cannot drift apart.
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(ConsumerSettings)}

@@ -13,6 +13,7 @@ NAME = "demo"
 HELP = ("run everything on embedded defaults: own Redis, simulated REV workload, consumer, "
         "live metrics, then a report")
 ORDER = 10
+EXTRA = "all"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from rev_analytics.core.errors import ConfigError
 NAME = "export"
 HELP = "export the raw execution history (CSV, JSON lines or Parquet), streamed in chunks"
 ORDER = 60
+EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

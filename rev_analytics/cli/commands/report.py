@@ -15,6 +15,7 @@ NAME = "report"
 HELP = ("write DIR/report.html (self-contained), report.json, summary.md and figures/*.png "
         "for a range of executions")
 ORDER = 50
+EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

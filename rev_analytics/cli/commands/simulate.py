@@ -32,11 +32,11 @@ from rev_analytics.core.wire import DEFAULT_STREAM
 from streams.connection import connect, redact_url
 from streams.producer import Producer
 from streams.simulate.rate_limit import TokenBucket
-from streams.simulate.workload import Workload
 
 NAME = "simulate"
 HELP = "publish a realistic synthetic REV workload to the stream"
 ORDER = 30
+EXTRA = "consumer"
 
 DEFAULT_BATCH = 500
 
@@ -73,6 +73,8 @@ def _batches(
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams.simulate.workload import Workload  # numpy: the consumer extra
+
     url: str = args.redis_url
     if not args.stream:
         raise ConfigError("--stream must not be empty")
