@@ -10,6 +10,7 @@ packages of that extra import, and otherwise raises :class:`MissingExtraError`
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from rev_analytics.core.errors import ConfigError
 
@@ -25,9 +26,15 @@ class MissingExtraError(ConfigError):
     """A command's optional dependencies are not installed."""
 
 
+def _installed(name: str) -> bool:
+    if name in sys.modules:  # faust replaces its module object: find_spec() would raise
+        return True
+    return importlib.util.find_spec(name) is not None
+
+
 def missing_modules(extra: str) -> list[str]:
     """The top-level modules of ``extra`` that cannot be imported here."""
-    return [name for name in EXTRA_MODULES[extra] if importlib.util.find_spec(name) is None]
+    return [name for name in EXTRA_MODULES[extra] if not _installed(name)]
 
 
 def require(extra: str | None, command: str) -> None:
