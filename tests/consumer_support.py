@@ -100,17 +100,19 @@ def run_consumer_until(
 class ConsumerProcess:
     """``rev-analytics consume`` as a child process, logging to a file."""
 
-    def __init__(self, log_path: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, log_path: Path, *args: str, env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.log_path = log_path
         self.args = list(args)
         self.env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ConsumerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rev_analytics", "consume", "--no-metrics", *self.args],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
         )
         log.close()
         return self
@@ -123,6 +125,11 @@ class ConsumerProcess:
         assert self.process is not None
         self.process.kill()
         self.process.wait(30)
+
+    def wait(self, timeout: float = 60) -> int:
+        """Wait for the process to exit by itself; return the exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout)
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM and wait; return the exit code."""

@@ -107,12 +107,18 @@ class RedisReader(Service):
 def build_app(
     settings: ConsumerSettings,
     processor: WindowProcessor,
+    datadir: str,
 ) -> tuple[faust.App, Any]:
-    """A Kafka-less Faust app whose agent commits windows; returns (app, channel)."""
+    """A Kafka-less Faust app whose agent commits windows; returns (app, channel).
+
+    ``datadir`` is where Faust keeps its table state: this app has no tables,
+    but Faust creates the folder anyway, by default in the working directory.
+    """
     app = faust.App(
         f"rev-analytics-{settings.group}",
         web_enabled=False,
         autodiscover=False,
+        datadir=datadir,
     )
     app.boot_strategy = app.BootStrategy(app, enable_kafka=False, enable_web=False)
     channel = app.channel(maxsize=settings.channel_chunks)

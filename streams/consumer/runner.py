@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -58,7 +59,9 @@ class Consumer:
             settings.store_location, self.observer, busy_timeout=settings.sqlite_busy_timeout
         )
         self.processor = WindowProcessor(self.source, self.sink, self.observer)
-        self.app, self.channel = build_app(settings, self.processor)
+        # Faust's state folder (unused: no tables) goes to a private temporary one.
+        self._datadir = tempfile.TemporaryDirectory(prefix="rev-analytics-faust-")
+        self.app, self.channel = build_app(settings, self.processor, self._datadir.name)
         self.reader = RedisReader(self.source, self.channel, settings, self.observer)
         self._started = 0.0
         self._reading = False
@@ -104,8 +107,10 @@ class Consumer:
         # drain: waiting for a reader that never ran would hang the exit 30 s.
         clean = await self._drain(deadline) if self._reading else True
         await self.app.stop()
+        await self.processor.flush()  # a window still committing settles before we close
         await self.source.close()
         await self.sink.close()
+        self._datadir.cleanup()
         stats = ConsumerStats(
             events_committed=self.processor.events_committed,
             rows_inserted=self.processor.rows_inserted,

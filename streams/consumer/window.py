@@ -6,13 +6,22 @@ and acknowledge every entry of the window. If anything fails before the
 acknowledgement, the entries stay pending in Redis and come back (to this
 consumer or, after ``claim_idle``, to a sibling); storage is idempotent on
 ``event_id``, so a second delivery never makes a second row.
+
+Windows overlap by one: window N is decoded on the event loop (the compiled
+decoder, :func:`rev_analytics.core.decode.decode_fields`) while window N-1
+commits on the writer thread, whose SQLite or PostgreSQL work runs without
+the GIL. At most one window is committing at a time, and each window is
+acknowledged only after its own commit, so the overlap changes nothing of
+the delivery rules above: it uses the machine's second core.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rev_analytics.core.decode import decode_fields
 from rev_analytics.core.errors import InvalidEventError
@@ -30,12 +39,23 @@ def decode_window(
     """Split a window's entries into valid events and dead letters (first error wins)."""
     events: list[PromptEvent] = []
     dead: list[DeadLetter] = []
+    append = events.append
     for entry_id, fields in entries:
         try:
-            events.append(decode_fields(entry_id, fields, now))
+            append(decode_fields(entry_id, fields, now))
         except InvalidEventError as exc:
             dead.append(DeadLetter(entry_id, fields, str(exc), exc.reason))
     return events, dead
+
+
+@dataclass(slots=True)
+class _Window:
+    """A decoded window: what to commit, what to dead-letter, which ids to acknowledge."""
+
+    ids: list[str]
+    events: list[PromptEvent]
+    dead: list[DeadLetter]
+    chunks: int
 
 
 class WindowProcessor:
@@ -49,26 +69,46 @@ class WindowProcessor:
         self.events_committed = 0
         self.rows_inserted = 0
         self.dead_lettered = 0
+        self._committing: asyncio.Task[None] | None = None
 
     async def process(self, chunks: Sequence[Chunk]) -> None:
-        """Commit, dead-letter and acknowledge everything in ``chunks``.
+        """Decode ``chunks`` now; commit, dead-letter and acknowledge them next.
 
-        Never raises: a window that cannot be settled is released (left
-        pending in Redis) and logged, so the agent keeps running and the
+        Returns once the window is handed to the writer (after the previous
+        window has settled), so the agent collects the next window while this
+        one commits. Never raises: a window that cannot be settled is released
+        (left pending in Redis) and logged, so the agent keeps running and the
         entries are retried through the reclaim path.
         """
+        window = self._decode(chunks)
+        await self.flush()
+        if window is not None:
+            self._committing = asyncio.ensure_future(self._settle(window))
+
+    async def flush(self) -> None:
+        """Wait until the window being committed (if any) has settled."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
+
+    def _decode(self, chunks: Sequence[Chunk]) -> _Window | None:
         entries: dict[str, dict[str, str]] = {}
         deleted: set[str] = set()
         for chunk in chunks:
             entries.update(chunk.entries)  # the same ID twice in a window is one entry
             deleted.update(chunk.deleted)
+        # Empty chunks are padding sent to flush a window at shutdown.
+        done = sum(1 for chunk in chunks if len(chunk))
         ids = [*entries, *(i for i in deleted if i not in entries)]
         if not ids:
-            return
+            self.chunks_done += done
+            return None
+        events, dead = decode_window(list(entries.items()), time.time())
+        return _Window(ids, events, dead, done)
+
+    async def _settle(self, window: _Window) -> None:
+        ids, events, dead = window.ids, window.events, window.dead
         try:
-            events, dead = await self.sink.run(
-                lambda: decode_window(list(entries.items()), time.time())
-            )
             inserted = await self.sink.write(events) if events else 0
             trimmed = await self.source.settle(ids, dead)
         except (SinkStopped, SourceStopped) as exc:
@@ -90,5 +130,4 @@ class WindowProcessor:
                 log.info("dead-lettered %d entries (first: %s: %s)", len(dead),
                          dead[0].source_id, dead[0].error)
         finally:
-            # Empty chunks are padding sent to flush a window at shutdown.
-            self.chunks_done += sum(1 for chunk in chunks if len(chunk))
+            self.chunks_done += window.chunks

@@ -31,7 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--stream", default=_DEFAULTS["stream"], help="stream key")
     add_option(parser, "--group", default=_DEFAULTS["group"], help="consumer group")
     add_option(parser, "--consumer", default=None,
-               help="consumer name, stable across restarts (default: the host name)")
+               help="consumer name, stable across restarts (default: the host name; with "
+                    "--workers N, workers are NAME-1 ... NAME-N)")
+    add_option(parser, "--workers", type=positive_int, default=1,
+               help="consumer processes to run in the group (one per core); each has its "
+                    "own /metrics port, counting up from --metrics-port; a dead worker "
+                    "is restarted")
     add_option(parser, "--claim-idle", type=positive_float, default=_DEFAULTS["claim_idle"],
                help="seconds before another consumer's pending entry is reclaimed")
     add_option(parser, "--batch-max", type=positive_int, default=_DEFAULTS["batch_max"],
@@ -105,6 +110,8 @@ def _stop_on_signals(stop: asyncio.Event) -> dict[int, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workers > 1:
+        return _run_workers(args)
     stop = asyncio.Event()
     previous = _stop_on_signals(stop)
     # Imported here, not at module level: building the CLI parser must stay
@@ -135,3 +142,17 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    from rev_analytics.cli.workers import Supervisor, worker_argv
+
+    settings = settings_from_args(args)  # bad options are exit 2 here, before any worker starts
+    port = settings.metrics_port if settings.metrics_enabled else None
+    argvs = [worker_argv(args.argv, index, settings.consumer, port)
+             for index in range(1, args.workers + 1)]
+    logging.getLogger(__name__).info(
+        "running %d workers %s-1 ... %s-%d%s", args.workers, settings.consumer,
+        settings.consumer, args.workers,
+        f", /metrics on ports {port}-{port + args.workers - 1}" if port else "")
+    return Supervisor(argvs).run()
