@@ -17,8 +17,8 @@ consumer stores it once because the ``event_id`` repeats.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Generic, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -46,18 +46,26 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (redis.ConnectionError, redis.Ti
 Prepared = list[tuple[str, dict[str, str]]]
 
 
-class _Publishing:
-    """What both producers share: stream, trimming, retry policy, chunking, preparation."""
+ClientT = TypeVar("ClientT", redis.Redis, aioredis.Redis)
+
+
+class _Publishing(Generic[ClientT]):
+    """What both producers share: the client, stream, trimming, retry policy, chunking,
+    preparation. Subclasses only say how to connect and how to send."""
+
+    _connect: ClassVar[Callable[..., Any]]
 
     def __init__(
         self,
-        stream: str,
-        maxlen: int | None,
-        retries: int,
-        backoff: float,
-        max_backoff: float,
-        chunk_size: int,
-        validate: bool,
+        client_or_url: ClientT | str,
+        stream: str = DEFAULT_STREAM,
+        *,
+        maxlen: int | None = None,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        validate: bool = True,
     ) -> None:
         if not stream:
             raise ConfigError("stream must not be empty")
@@ -76,6 +84,12 @@ class _Publishing:
         self.max_backoff = max_backoff
         self.chunk_size = chunk_size
         self.validate = validate
+        self._owns_client = isinstance(client_or_url, str)
+        self.client: ClientT = (
+            type(self)._connect(client_or_url, socket_connect_timeout=5.0, socket_timeout=10.0)
+            if isinstance(client_or_url, str)
+            else client_or_url
+        )
 
     def _retry_policy(self) -> dict[str, Any]:
         """tenacity's arguments: ``backoff * 2**attempt`` s up to ``max_backoff``, then re-raise."""
@@ -115,7 +129,7 @@ class _Publishing:
             yield chunk
 
 
-class Producer(_Publishing):
+class Producer(_Publishing[redis.Redis]):
     """Publishes events to a Redis stream with redis-py (thread-safe like its client).
 
     ``client_or_url`` is a ``redis.Redis`` (left open on :meth:`close`) or a
@@ -128,25 +142,7 @@ class Producer(_Publishing):
     deliberately malformed input such as the simulator's dead-letter demo).
     """
 
-    def __init__(
-        self,
-        client_or_url: redis.Redis | str,
-        stream: str = DEFAULT_STREAM,
-        *,
-        maxlen: int | None = None,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        validate: bool = True,
-    ) -> None:
-        super().__init__(stream, maxlen, retries, backoff, max_backoff, chunk_size, validate)
-        self._owns_client = isinstance(client_or_url, str)
-        self.client = (
-            connect(client_or_url, socket_connect_timeout=5.0, socket_timeout=10.0)
-            if isinstance(client_or_url, str)
-            else client_or_url
-        )
+    _connect = staticmethod(connect)
 
     def publish(self, event: EventLike | None = None, /, **fields: Any) -> str:
         """Publish one event (a mapping, a :class:`PromptEvent` and/or keyword
@@ -194,28 +190,10 @@ class Producer(_Publishing):
         self.close()
 
 
-class AsyncProducer(_Publishing):
+class AsyncProducer(_Publishing[aioredis.Redis]):
     """:class:`Producer` for asyncio (``redis.asyncio``); the same arguments and rules."""
 
-    def __init__(
-        self,
-        client_or_url: aioredis.Redis | str,
-        stream: str = DEFAULT_STREAM,
-        *,
-        maxlen: int | None = None,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        validate: bool = True,
-    ) -> None:
-        super().__init__(stream, maxlen, retries, backoff, max_backoff, chunk_size, validate)
-        self._owns_client = isinstance(client_or_url, str)
-        self.client = (
-            connect_async(client_or_url, socket_connect_timeout=5.0, socket_timeout=10.0)
-            if isinstance(client_or_url, str)
-            else client_or_url
-        )
+    _connect = staticmethod(connect_async)
 
     async def publish(self, event: EventLike | None = None, /, **fields: Any) -> str:
         """See :meth:`Producer.publish`."""
