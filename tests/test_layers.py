@@ -1,4 +1,5 @@
-"""The layers of rev_analytics/__init__.py hold: import-linter checks the contracts in pyproject.toml."""
+"""The layers of rev_analytics/__init__.py hold: import-linter checks the contracts in
+pyproject.toml."""
 
 from __future__ import annotations
 
