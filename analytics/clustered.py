@@ -423,3 +423,36 @@ def clustered_rates(
         n=totals, successes=successes, ci_low=low, ci_high=high, prompts=prompts,
         design_effect=np.where(adjusted, deff, np.nan), adjusted=adjusted,
     )
+
+
+# -- prompts along a time series -------------------------------------------------------------
+
+def order_inflation(prompts_in_order: ArrayLike, icc: float, trim: float = 0.05) -> float:
+    """How much repeated prompts can inflate the variance of a CUSUM path, at most.
+
+    The partial sum of ``success - rate`` after a share ``s`` of the series has,
+    beyond the binomial part, a prompt part ICC p(1-p) sum_j (a_j(s) - n_j s)^2,
+    where prompt j ran n_j times and a_j(s) of them before ``s``. When prompts
+    are interleaved at random that sum is about n s (1 - s), as if executions
+    were independent; when a prompt's runs bunch together in time it is far
+    larger. Returns max over the central ``1 - 2 trim`` of the series of
+    1 + ICC (R(s) - 1), R(s) = sum_j (a_j(s) - n_j s)^2 / (n s (1 - s)), never
+    below 1 (computed in one pass from each execution's rank within its prompt).
+    """
+    codes = np.unique(np.asarray(prompts_in_order), return_inverse=True)[1]
+    n = codes.size
+    if n < 3 or icc <= 0.0:
+        return 1.0
+    sizes = np.bincount(codes).astype(np.float64)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    rank = np.empty(n, dtype=np.float64)
+    rank[order] = np.arange(n) - np.repeat(starts, sizes.astype(np.int64))
+    k = np.arange(1, n, dtype=np.float64)
+    s = k / n
+    squares = np.cumsum(2.0 * rank + 1.0)[:-1]        # sum_j a_j(s)^2
+    cross = np.cumsum(sizes[codes])[:-1]              # sum_j a_j(s) n_j
+    spread = squares - 2.0 * s * cross + s * s * float(np.sum(sizes**2))
+    ratio = spread / (n * s * (1.0 - s))
+    lo, hi = int(trim * (n - 1)), max(int((1.0 - trim) * (n - 1)), int(trim * (n - 1)) + 1)
+    return float(max(1.0, 1.0 + icc * (float(ratio[lo:hi].max()) - 1.0)))

@@ -47,3 +47,27 @@ def prompt_events(
         )
         for i in (int(k) for k in order)
     ]
+
+
+def counted_events(
+    spec: list[tuple[str, str, int, int, float]], *, seed: int = 0, end: datetime = END,
+    span: timedelta = timedelta(days=6),
+) -> list[PromptEvent]:
+    """Exactly ``successes`` of ``n`` executions per (template, model, n, successes, cost),
+    each on its own prompt (independent executions), shuffled over ``span``."""
+    rng = np.random.default_rng(seed)
+    rows = [(template, model, k < wins, cost)
+            for template, model, n, wins, cost in spec for k in range(n)]
+    order = rng.permutation(len(rows))
+    start = (end - span).timestamp()
+    times = np.sort(start + rng.uniform(0.0, span.total_seconds(), len(rows)))
+    return [
+        PromptEvent(
+            event_id=f"cnt-{i:08d}", stream_id=f"{int(times[i] * 1000)}-{i}",
+            prompt_id=f"prompt-{i:08d}", template_id=rows[j][0], model_id=rows[j][1],
+            timestamp=float(times[i]), success=bool(rows[j][2]), cost=rows[j][3],
+            execution_time=1.0 + (i % 7) / 10, response_length=100 + i % 50,
+            domain="general", difficulty_level=1 + i % 5,
+        )
+        for i, j in enumerate(int(k) for k in order)
+    ]

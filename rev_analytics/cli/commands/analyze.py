@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="compare every template with this one (default: all pairs)")
     add_option(parser, "--correction", choices=["holm", "fdr_bh"], default="holm",
                help="multiple-comparison correction for the template comparisons")
+    add_option(parser, "--min-effect", type=float, default=0.05,
+               help="smallest difference in success rate that counts for discrimination "
+                    "and change alarms (0.05 = 5 points)")
     add_option(parser, "--json", action="store_true", help="print one JSON object")
 
 
@@ -55,7 +58,8 @@ def render(report: AnalysisReport, console: Console) -> None:
         rates = report.rates.get(name)
         if rates is None:
             continue
-        table = Table(title=f"{title} (Wilson {1 - report.alpha:.0%} CI)")
+        kind = "prompt-clustered Wilson" if rates.clustered else "Wilson"
+        table = Table(title=f"{title} ({kind} {1 - report.alpha:.0%} CI)")
         for column in (rates.by[0], "n", "rate", "CI"):
             table.add_column(column, justify="left" if column == rates.by[0] else "right")
         for row in rates.rows[:TOP]:
@@ -86,8 +90,10 @@ def render(report: AnalysisReport, console: Console) -> None:
         for column in ("series", "direction", "rate change / day", "p"):
             table.add_column(column)
         for trend in report.trends[: TOP + 1]:
+            shown = not trend.insufficient
             table.add_row(trend.key, trend.direction,
-                          f"{trend.rate_change_per_day * 100:+.2f} pts", f"{trend.p_value:.3g}")
+                          f"{trend.rate_change_per_day * 100:+.2f} pts" if shown else "-",
+                          f"{trend.p_value:.3g}" if shown else "-")
         console.print(table)
     if report.changes is not None:
         flagged = [c for c in report.changes.changes if c.significant]
@@ -134,15 +140,18 @@ def run(args: argparse.Namespace) -> int:
     alpha = float(args.alpha)
     if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
+    min_effect = float(args.min_effect)
+    if not math.isfinite(min_effect) or not 0.0 <= min_effect < 1.0:
+        raise ConfigError(f"--min-effect must be in [0, 1), got {args.min_effect}")
     from rich.console import Console
 
-    from analytics.analyze import SECTIONS, run_analysis
-    from analytics.load import STATISTICS_COLUMNS, load_executions
+    from analytics.analyze import ANALYSIS_INPUT_COLUMNS, SECTIONS, run_analysis
+    from analytics.load import load_executions
 
     selection = selection_from_args(args)
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=len(SECTIONS))
-        frame = load_executions(args.db, selection, columns=STATISTICS_COLUMNS)
+        frame = load_executions(args.db, selection, columns=ANALYSIS_INPUT_COLUMNS)
         if frame.empty:
             bar.stop()
             print(f"nothing to analyse: no executions in {describe(selection)} of {args.db}")
@@ -154,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, description=name, advance=0 if name == SECTIONS[0] else 1)
 
         report = run_analysis(frame, alpha=alpha, baseline=args.baseline,
-                              correction=args.correction, progress=step)
+                              correction=args.correction, progress=step, min_effect=min_effect)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
