@@ -77,9 +77,14 @@ def _bucket_start(stamps: pd.Series, freq: str) -> pd.Series:
     return stamps.dt.floor(freq)
 
 
-def bucket_counts(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
-    """Executions and successes per event-time bucket (empty buckets omitted)."""
-    start = _bucket_start(frame["timestamp"], freq)
+def bucket_counts(frame: pd.DataFrame, freq: str, start: pd.Series | None = None
+                  ) -> pd.DataFrame:
+    """Executions and successes per event-time bucket (empty buckets omitted).
+
+    ``start`` is each row's bucket start when the caller already has it.
+    """
+    if start is None:
+        start = _bucket_start(frame["timestamp"], freq)
     counts = frame.groupby(start, observed=True)["success"].agg(["size", "sum"])
     counts.index.name = "bucket"
     result = counts.rename(columns={"size": "n", "sum": "successes"}).reset_index()
@@ -162,7 +167,8 @@ def success_trend(
     if frame.empty:
         raise ValueError("success_trend needs executions")
     freq = freq or bucket_frequency(frame["timestamp"].min(), frame["timestamp"].max())
-    buckets = bucket_counts(frame, freq)
+    start = _bucket_start(frame["timestamp"], freq)
+    buckets = bucket_counts(frame, freq, start)
     n = int(buckets["n"].sum())
     mean_rate = float(buckets["successes"].sum()) / n
     span = float((buckets["bucket"].iloc[-1] - buckets["bucket"].iloc[0]) / _DAY)
@@ -194,7 +200,6 @@ def success_trend(
     method = QUASI_METHOD
     if "prompt_id" in frame and frame["prompt_id"].nunique() < n:
         method = CLUSTERED_METHOD
-        start = _bucket_start(frame["timestamp"], freq)
         clustered = _prompt_clustered_error(frame, start, buckets["bucket"].iloc[0])
         if clustered is not None and clustered[0] > error:
             error, reference = clustered[0], t_dist(clustered[1])
