@@ -21,7 +21,13 @@ from typing import Any
 import pandas as pd
 
 from analytics import figures
-from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
+from analytics.analyze import (
+    ASSUMES_INDEPENDENCE,
+    SECTIONS,
+    AnalysisReport,
+    Overview,
+    run_analysis,
+)
 from analytics.defaults import DEFAULT_MIN_EFFECT, DEFAULT_SUCCESS_TARGET, MIN_RANKED_EXECUTIONS
 from analytics.load import Selection
 from analytics.rates import RateTable
@@ -241,6 +247,13 @@ def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
     ]
 
 
+def _independence_caveat(analysis: Analysis, section: str) -> list[str]:
+    """The sentence saying a section still counts executions as independent, if prompts repeat."""
+    if analysis.overall.design != "clustered":
+        return []
+    return [f"Not adjusted for repeated prompts: {ASSUMES_INDEPENDENCE[section]}."]
+
+
 def _interval_kind(analysis: Analysis) -> str:
     if analysis.templates.clustered:
         return "Wilson on the effective sample size where prompts repeat"
@@ -363,7 +376,8 @@ def _correlation_section(analysis: Analysis) -> Section:
     return Section(
         "correlations", title,
         ["Point-biserial correlation of each numeric field with success, Benjamini-Hochberg "
-         "corrected. Association, not cause; fields computed from the outcome are flagged."],
+         "corrected. Association, not cause; fields computed from the outcome are flagged.",
+         *_independence_caveat(analysis, "correlations")],
         [Table(columns, [f.to_dict() for f in result.features], "Correlation with success")],
         data=result.to_dict(),
     )
@@ -385,7 +399,8 @@ def _prediction_section(analysis: Analysis) -> Section:
         [f"Can success be predicted before the outcome is known? {result.folds}-fold "
          f"cross-validated on {result.sample_size:,} of {result.n:,} executions (base rate "
          f"{_pct(result.base_rate)}). ROC-AUC 0.5 is chance. Features derived from the "
-         "outcome are excluded (listed below), so the score is not inflated by leakage."],
+         "outcome are excluded (listed below), so the score is not inflated by leakage.",
+         *_independence_caveat(analysis, "prediction")],
         [Table({"name": "model", "roc_auc": "ROC-AUC", "roc_auc_fold_sd": "AUC fold sd",
                 "brier": "Brier score"}, models, "Classifiers"),
          Table({"feature": "feature", "importance": "permutation importance"}, importances,
@@ -408,7 +423,8 @@ def _identification_section(analysis: Analysis, drawn: set[str]) -> Section:
          f"accuracy {_pct(result.accuracy)} ({1 - analysis.alpha:.0%} CI "
          f"{_pct(result.accuracy_ci[0])}–{_pct(result.accuracy_ci[1])}) against "
          f"{_pct(result.chance)} by always guessing the commonest model "
-         f"({p_text(result.p_value)}); balanced accuracy {_pct(result.balanced_accuracy)}."],
+         f"({p_text(result.p_value)}); balanced accuracy {_pct(result.balanced_accuracy)}.",
+         *_independence_caveat(analysis, "identification")],
         [Table({"model_id": "model", "recall": "share identified"}, recall,
                "Per-model recall")],
         figures=[name for name in ("model_identification_confusion",) if name in drawn],

@@ -274,3 +274,42 @@ def test_compare_models_pairs_on_shared_prompts_and_stratifies_by_template() -> 
     assert "cluster-robust" in data["stratified"]["method"]
     one = compare_models(outcome_counts(frame), "m_a", "m_b", template="t2")
     assert one.template == "t2" and one.stratified is None and one.to_dict()["pairs"] == 60
+
+
+def test_prompt_clustered_strata_match_statsmodels_on_cell_dummies() -> None:
+    # Stratified by model with repeated prompts: the MH difference's t-test and
+    # the homogeneity F-test are contrasts of statsmodels' CR1 OLS on
+    # (model, arm) cell dummies clustered by prompt.
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(16)
+    rows = []
+    for template, prefix, boost in (("A", "a", 0.0), ("B", "b", 0.1)):
+        for prompt in range(30):
+            q = rng.beta(3, 1.5)
+            for k, model in enumerate(("m1", "m2", "m3")):
+                for _ in range(int(rng.integers(1, 5))):
+                    rows.append((template, model, f"{prefix}{prompt}",
+                                 rng.random() < min(1.0, q + boost * (k - 1))))
+    frame = pd.DataFrame(rows, columns=["template_id", "model_id", "prompt_id", "success"])
+    strat = ab_test(frame, "A", "B").stratified
+    assert strat is not None and "cluster-robust" in strat.method
+    cells = frame["model_id"].map({"m1": 0, "m2": 1, "m3": 2}) * 2 + (
+        frame["template_id"] == "B")
+    x = (cells.to_numpy()[:, None] == np.arange(6)[None, :]).astype(float)
+    ref = sm.OLS(frame["success"].to_numpy(float), x).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["prompt_id"])[0]},
+        use_t=True)
+    sizes = np.bincount(cells, minlength=6)
+    weights = np.array([sizes[2 * k] * sizes[2 * k + 1] / (sizes[2 * k] + sizes[2 * k + 1])
+                        for k in range(3)])
+    contrast = np.zeros(6)
+    contrast[1::2], contrast[0::2] = weights / weights.sum(), -weights / weights.sum()
+    t_ref = ref.t_test(contrast)
+    assert strat.adjusted_difference == pytest.approx(float(contrast @ ref.params), abs=1e-12)
+    assert strat.statistic == pytest.approx(float(np.squeeze(t_ref.tvalue)), rel=1e-9)
+    assert strat.p_value == pytest.approx(float(np.squeeze(t_ref.pvalue)), abs=1e-9)
+    d = np.zeros((3, 6))
+    d[np.arange(3), 2 * np.arange(3) + 1], d[np.arange(3), 2 * np.arange(3)] = 1.0, -1.0
+    f_ref = ref.f_test(d[:-1] - d[-1])
+    assert strat.homogeneity_p_value == pytest.approx(float(f_ref.pvalue), abs=1e-9)
