@@ -140,6 +140,7 @@ def test_bad_usage_is_one_line_exit_2(
         ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--days", "2",
          "--since", "2026-01-01"],
         ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--alpha", "1.5"],
+        ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--min-effect", "1.5"],
     ]
     for argv in cases:
         assert main(argv) == 2, argv
