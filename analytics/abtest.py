@@ -43,6 +43,7 @@ from statsmodels.stats.contingency_tables import StratifiedTable
 
 from analytics import clustered as cl
 from analytics.design import DesignTest, PromptArms, design_test, pooled_test
+from analytics.intervals import DIFFERENCE_CI_METHOD
 from analytics.jsonsafe import finite_or_none, jsonable
 from analytics.load import Selection, load_executions, load_outcome_counts
 from analytics.sequential import SequentialResult, sequential_test
@@ -167,7 +168,7 @@ class ABTestResult:
     notes: tuple[str, ...] = ()
     stratified: StratifiedResult | None = None
     sequential: SequentialResult | None = None
-    ci_method: str = ""
+    ci_method: str = DIFFERENCE_CI_METHOD
     design: DesignTest | None = None
     template: str | None = None
     required_prompts_per_arm: int | None = None

@@ -1,4 +1,5 @@
-"""What ``ab-test`` and ``compare-models`` share: flag checks and the readable summary."""
+"""What the comparison commands share: the --alpha/--min-effect checks (analyze and report
+use them too) and the readable summary of ``ab-test`` and ``compare-models``."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import TYPE_CHECKING
 
+from rev_analytics.cli.commands._comparison import checked_levels
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
@@ -137,12 +137,7 @@ def render(report: AnalysisReport, console: Console) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    alpha = float(args.alpha)
-    if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
-        raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
-    min_effect = float(args.min_effect)
-    if not math.isfinite(min_effect) or not 0.0 <= min_effect < 1.0:
-        raise ConfigError(f"--min-effect must be in [0, 1), got {args.min_effect}")
+    alpha, min_effect = checked_levels(args)
     from rich.console import Console
 
     from analytics.analyze import ANALYSIS_INPUT_COLUMNS, SECTIONS, run_analysis

@@ -6,6 +6,7 @@ import argparse
 import math
 
 from analytics.defaults import DEFAULT_MIN_EFFECT, DEFAULT_SUCCESS_TARGET
+from rev_analytics.cli.commands._comparison import checked_levels
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
@@ -45,11 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from analytics.report.write import check_output_dir
 
     selection = selection_from_args(args)
-    alpha = _fraction("--alpha", args.alpha)
+    alpha, min_effect = checked_levels(args)
     target = _fraction("--target", args.target)
-    min_effect = float(args.min_effect)
-    if not math.isfinite(min_effect) or not 0.0 <= min_effect < 1.0:
-        raise ConfigError(f"--min-effect must be in [0, 1), got {args.min_effect}")
     check_output_dir(args.out)  # fail before minutes of work, not after
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=None)
