@@ -2,9 +2,9 @@
 
 Builds (once, cached under /tmp) SQLite stores of simulated REV executions
 shaped like real traffic: a fixed prompt pool per template, each prompt run many
-times and on every model. Two stores of the same events: written in event-time
-order (bench_analytics' store) and out of order (each 100k-event chunk written
-shuffled). Then measures, each command in its own fresh process and timed
+times and on every model. Two stores of the same events (bench_analytics'
+``build_store``): written in event-time order and out of order (each 50k-event
+batch written shuffled). Then measures, each command in its own fresh process and timed
 in-command (after the parser is built, as bench_analytics does):
 
 * ``ab-test --json`` (two templates on different prompts: the clustered design)
@@ -55,15 +55,10 @@ from analytics.abtest import (  # noqa: E402
 from analytics.analyze import ANALYSIS_INPUT_COLUMNS, run_analysis  # noqa: E402
 from analytics.load import Selection, load_executions, load_outcome_counts  # noqa: E402
 from analytics.multiple import pooled_z_many  # noqa: E402
-from benchmarks.bench_analytics import build_store as build_ordered_store  # noqa: E402
+from benchmarks.bench_analytics import build_store, timed  # noqa: E402
 from benchmarks.measure import peak_rss_mb  # noqa: E402
-from storage.sqlite_store import TABLE, open_store  # noqa: E402
-from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
+from storage.sqlite_store import TABLE  # noqa: E402
 
-CACHE = Path("/tmp/rev_analytics_bench")
-START = 1_700_000_000.0
-SPAN = 30 * 86400.0
-CHUNK = 100_000
 TEMPLATES = ("math_reasoning", "code_generation")
 MODELS = ("gpt-4o", "llama-3-8b")
 COMMANDS = {
@@ -71,33 +66,6 @@ COMMANDS = {
     "compare-models": ["compare-models", "--a", MODELS[1], "--b", MODELS[0], "--json"],
     "analyze": ["analyze", "--json"],
 }
-
-
-def build_shuffled_store(events: int, seed: int) -> Path:
-    """The cached store for (events, seed): simulated events, each chunk written shuffled."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"stats_{events}_seed{seed}.db"
-    if path.exists():
-        return path
-    partial = path.with_suffix(".partial")
-    for leftover in CACHE.glob(partial.name + "*"):
-        leftover.unlink()
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    with open_store(partial) as store:
-        batch = []
-        for event in synthetic_prompt_events(events, seed=seed, start=START, span_seconds=SPAN):
-            batch.append(event)
-            if len(batch) == CHUNK:
-                store.insert_events([batch[i] for i in rng.permutation(len(batch))])
-                batch.clear()
-        if batch:
-            store.insert_events([batch[i] for i in rng.permutation(len(batch))])
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    partial.rename(path)
-    print(f"built {path} ({events:,} events, out of event-time order) in "
-          f"{time.perf_counter() - started:.1f} s")
-    return path
 
 
 def child(kind: str, path: Path) -> None:
@@ -162,6 +130,23 @@ def describe(name: str, data: dict[str, Any], naive: tuple[float, float, float])
             " points")
 
 
+def in_process_split(store: Path, kind: str) -> str:
+    """Where the command's time goes: the store's per-prompt counts, then the statistics."""
+    if kind == "ab-test":
+        selection = Selection(templates=list(TEMPLATES))
+    else:
+        selection = Selection(models=list(MODELS))
+    started = time.perf_counter()
+    counts = load_outcome_counts(store, selection, by=COUNT_KEYS)
+    read = time.perf_counter() - started
+    if kind == "ab-test":
+        ab_test_counts(counts, *TEMPLATES)
+    else:
+        compare_models(counts, MODELS[1], MODELS[0])
+    stats = time.perf_counter() - started - read
+    return f"{kind}: counts {read:.3f} s + statistics {stats:.3f} s"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -178,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     events = 50_000 if args.quick else args.events
     rounds = args.rounds or (1 if args.quick else 3)
-    stores = {"in event-time order": build_ordered_store(events, args.seed),
-              "out of order": build_shuffled_store(events, args.seed)}
+    stores = {"in event-time order": build_store(events, args.seed),
+              "out of order": build_store(events, args.seed, shuffled=True)}
     path = stores["out of order"]
     print(f"stores: {', '.join(str(p) for p in stores.values())} ({events:,} events each)")
     failures: list[str] = []
@@ -198,17 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("ab-test", "compare-models"):
             runs[kind] = run_child(kind, store, rounds)
             report(kind, label, runs[kind])
-        split = []
-        for name, selection, compare in (
-            ("ab-test", Selection(templates=list(TEMPLATES)),
-             lambda c: ab_test_counts(c, *TEMPLATES)),
-            ("compare-models", Selection(models=list(MODELS)),
-             lambda c: compare_models(c, MODELS[1], MODELS[0])),
-        ):
-            counts, read = timed(lambda s=store, q=selection: load_outcome_counts(
-                s, q, by=COUNT_KEYS))
-            _, stats = timed(lambda c=counts, f=compare: f(c))
-            split.append(f"{name}: counts {read:.3f} s + statistics {stats:.3f} s")
+        split = [in_process_split(store, "ab-test"), in_process_split(store, "compare-models")]
         naive = naive_pooled(store, "template_id", *TEMPLATES)[2]
         naive_m = naive_pooled(store, "model_id", *MODELS[::-1])[2]
         print(f"{'':<22} {label:<19} in this process: {'; '.join(split)}; baseline naive "
@@ -244,12 +219,6 @@ def main(argv: list[str] | None = None) -> int:
         print("(where ab-test/compare-models miss, the split above shows the time is the "
               "store's GROUP BY in load_outcome_counts, not the statistics)")
     return 1 if failures and args.strict else 0
-
-
-def timed(work: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = work()
-    return result, time.perf_counter() - started
 
 
 if __name__ == "__main__":

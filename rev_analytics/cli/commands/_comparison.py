@@ -4,15 +4,39 @@ use them too) and the readable summary of ``ab-test`` and ``compare-models``."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from typing import TYPE_CHECKING
 
+from rev_analytics.cli.options import add_option
 from rev_analytics.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from analytics.abtest import ABTestResult
+
+
+def add_comparison_options(parser: argparse.ArgumentParser) -> None:
+    """``--alpha``, ``--min-effect``, ``--sequential`` and ``--json`` of a two-arm comparison."""
+    add_option(parser, "--alpha", type=float, default=0.05,
+               help="significance level (the interval is at 1 - alpha)")
+    add_option(parser, "--min-effect", type=float, default=0.05,
+               help="smallest difference in success rate that matters (0.05 = 5 points)")
+    add_option(parser, "--sequential", action="store_true",
+               help="also report an always-valid (mSPRT) p-value, safe when checking "
+                    "results repeatedly while data arrives")
+    add_option(parser, "--json", action="store_true", help="print one JSON object")
+
+
+def show(result: ABTestResult, args: argparse.Namespace, *, title: str) -> None:
+    """The result as one JSON object (``--json``) or as the readable summary."""
+    if args.json:
+        print(json.dumps(result.to_dict(), allow_nan=False))
+        return
+    from rich.console import Console
+
+    render(result, Console(), title=title)
 
 
 def checked_levels(args: argparse.Namespace) -> tuple[float, float]:

@@ -9,10 +9,9 @@ data an unpaired test would need for the same precision.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
-from rev_analytics.cli.commands._comparison import checked_levels, render
+from rev_analytics.cli.commands._comparison import add_comparison_options, checked_levels, show
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.selection import add_selection_options, selection_from_args
 from rev_analytics.core.errors import ConfigError
@@ -33,14 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--template", metavar="TEMPLATE",
                help="compare on this template only (default: all templates, plus a test "
                     "stratified by template)")
-    add_option(parser, "--alpha", type=float, default=0.05,
-               help="significance level (the interval is at 1 - alpha)")
-    add_option(parser, "--min-effect", type=float, default=0.05,
-               help="smallest difference in success rate that matters (0.05 = 5 points)")
-    add_option(parser, "--sequential", action="store_true",
-               help="also report an always-valid (mSPRT) p-value, safe when checking "
-                    "results repeatedly while data arrives")
-    add_option(parser, "--json", action="store_true", help="print one JSON object")
+    add_comparison_options(parser)
     add_selection_options(parser)
 
 
@@ -53,18 +45,12 @@ def selection_for(args: argparse.Namespace) -> Selection:
 
 def run(args: argparse.Namespace) -> int:
     alpha, min_effect = checked_levels(args)
-    from rich.console import Console
-
     from analytics.abtest import run_compare_models
 
     result = run_compare_models(
         args.db, args.a, args.b, selection=selection_for(args), template=args.template,
         alpha=alpha, min_effect=min_effect, sequential=bool(args.sequential),
     )
-    if args.json:
-        print(json.dumps(result.to_dict(), allow_nan=False))
-    else:
-        scope = f" on template {result.template}" if result.template else ""
-        render(result, Console(),
-               title=f"Model comparison{scope}: {result.b.arm_id} vs {result.a.arm_id}")
+    scope = f" on template {result.template}" if result.template else ""
+    show(result, args, title=f"Model comparison{scope}: {result.b.arm_id} vs {result.a.arm_id}")
     return 0
