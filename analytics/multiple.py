@@ -4,7 +4,13 @@ Comparing 10 templates pairwise is 45 tests; at alpha = 0.05 about two would
 come out "significant" by chance alone. Holm controls the family-wise error
 rate (any false positive); Benjamini-Hochberg controls the false discovery
 rate (the share of false positives among the discoveries) and has more power.
-Each comparison is the same pooled two-proportion z-test the A/B test uses.
+
+Each comparison is the test its pair's design calls for, as in the A/B test
+(:mod:`analytics.design`), in its asymptotic form: the pooled two-proportion
+z-test when neither template repeats a prompt and they share none; McNemar's z
+on the same prompts run once each; otherwise the cluster-robust (CR1,
+clusters = prompt_id) difference, paired where the templates share prompts.
+The corrections work on those p-values; ``pooled_p_value`` keeps the naive one.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.stats import norm
+from scipy.stats import t as t_dist
 
+from analytics.design import PAIRED_SHARE
 from analytics.jsonsafe import jsonable
 
 Correction = Literal["holm", "fdr_bh"]
+FAMILY_TEST = ("per pair, the test of its design: pooled z (independent), McNemar z "
+               "(same prompts, one run each), else cluster-robust CR1 t by prompt_id "
+               "(paired where prompts are shared)")
 CORRECTIONS: dict[str, str] = {"holm": "Holm (family-wise error rate)",
                                "fdr_bh": "Benjamini-Hochberg (false discovery rate)"}
 
@@ -40,6 +52,8 @@ class Comparison:
     p_value: float
     p_adjusted: float
     significant: bool
+    design: str = "independent"
+    pooled_p_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({name: getattr(self, name) for name in self.__slots__})
@@ -66,6 +80,7 @@ class MultipleComparisons:
         return jsonable({
             "mode": self.mode, "baseline": self.baseline, "correction": self.correction,
             "correction_method": CORRECTIONS[self.correction], "alpha": self.alpha,
+            "test": FAMILY_TEST,
             "tests": len(self.comparisons), "discoveries": len(self.discoveries),
             "comparisons": [c.to_dict() for c in self.comparisons],
         })
@@ -142,15 +157,86 @@ def compare_templates(
     n_b = counts.loc[right, "size"].to_numpy(dtype=float)
     s_b = counts.loc[right, "sum"].to_numpy(dtype=float)
     z, p = pooled_z_many(s_a, n_a, s_b, n_b)
+    pooled_p = p
+    designs = np.full(len(pairs), "independent", dtype=object)
+    if "prompt_id" in frame:
+        position = {name: k for k, name in enumerate(names)}
+        designs, z, p = pair_tests(
+            frame, column, np.array([position[a] for a in left]),
+            np.array([position[b] for b in right]), names, z, p)
     reject, adjusted = adjust_p_values(p, correction, alpha)
     comparisons = tuple(
         Comparison(
             a=pa, b=pb, n_a=int(na), n_b=int(nb), rate_a=sa / na, rate_b=sb / nb,
             difference=sb / nb - sa / na, z=float(zz), p_value=float(pp),
-            p_adjusted=float(pq), significant=bool(rj),
+            p_adjusted=float(pq), significant=bool(rj), design=str(dd),
+            pooled_p_value=float(pn),
         )
-        for pa, pb, na, nb, sa, sb, zz, pp, pq, rj in zip(
-            left, right, n_a, n_b, s_a, s_b, z, p, adjusted, reject, strict=True
+        for pa, pb, na, nb, sa, sb, zz, pp, pq, rj, dd, pn in zip(
+            left, right, n_a, n_b, s_a, s_b, z, p, adjusted, reject, designs, pooled_p,
+            strict=True,
         )
     )
     return MultipleComparisons(mode, baseline, correction, alpha, comparisons)
+
+
+def pair_tests(
+    frame: pd.DataFrame, column: str, left: np.ndarray, right: np.ndarray,
+    names: Sequence[str], pooled_z: np.ndarray, pooled_p: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair's design and its test (designs, z or t, p), all pairs at once.
+
+    The same rule and statistics as :func:`analytics.design.design_test`,
+    vectorised: per-prompt counts become sparse prompt x template matrices, and
+    every pair's cluster-robust variance, shared prompts and discordant counts
+    are entries of their products. Independent pairs keep ``pooled_z``/``pooled_p``.
+    """
+    per = frame.groupby([column, "prompt_id"], observed=True)["success"].agg(["size", "sum"])
+    per = per.reset_index()
+    template = pd.Categorical(per[column].astype(str), categories=list(names)).codes
+    prompt = pd.factorize(per["prompt_id"])[0]
+    n = per["size"].to_numpy(dtype=float)
+    s = per["sum"].to_numpy(dtype=float)
+    shape = (int(prompt.max()) + 1, len(names))
+
+    def matrix(values: np.ndarray) -> sparse.csc_matrix:
+        return sparse.csc_matrix((values, (prompt, template)), shape=shape)
+
+    totals = np.bincount(template, n, minlength=len(names))
+    rates = np.bincount(template, s, minlength=len(names)) / totals
+    counts, wins, present = matrix(n), matrix(s), matrix(np.ones_like(n))
+    scores = matrix((s - rates[template] * n) / totals[template])
+
+    def products(x: sparse.csc_matrix, y: sparse.csc_matrix) -> np.ndarray:
+        return np.asarray((x.T @ y).toarray())
+
+    uu, shared, on_shared = products(scores, scores), products(present, present), products(
+        counts, present)
+    wins_on_other, both_won = products(wins, present), products(wins, wins)
+    repeated = np.asarray(counts.max(axis=0).toarray()).ravel() > 1
+    a, b = left, right
+    prompts_a, prompts_b, pairs = shared[a, a], shared[b, b], shared[a, b]
+    share = np.minimum(on_shared[a, b] / totals[a], on_shared[b, a] / totals[b])
+    paired = (pairs >= 2) & (share >= PAIRED_SHARE)
+    clustered = ~paired & (repeated[a] | repeated[b] | (pairs > 0))
+    single = paired & ~repeated[a] & ~repeated[b] & (pairs == prompts_a) & (pairs == prompts_b)
+    # McNemar on complete single-run pairs: only-B and only-A right among shared prompts.
+    b_only = wins_on_other[b, a] - both_won[a, b]
+    a_only = wins_on_other[a, b] - both_won[a, b]
+    discordant = a_only + b_only
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mcnemar_z = np.where(discordant > 0, (b_only - a_only) / np.sqrt(discordant), 0.0)
+        clusters = prompts_a + prompts_b - pairs
+        nobs = totals[a] + totals[b]
+        variance = clusters / (clusters - 1) * (nobs - 1) / (nobs - 2) * (
+            uu[a, a] + uu[b, b] - 2 * uu[a, b])
+        difference = rates[b] - rates[a]
+        usable = (clusters > 1) & (variance > 0)
+        t = np.where(usable, difference / np.sqrt(np.where(usable, variance, 1.0)), 0.0)
+    t_p = 2.0 * t_dist.sf(np.abs(t), np.maximum(clusters - 1, 1))
+    # No spread to estimate a variance from (e.g. 0 % against 100 %): the pooled test decides.
+    robust = (paired | clustered) & ~single & usable
+    designs = np.where(paired, "paired", np.where(clustered, "clustered", "independent"))
+    z = np.where(single, mcnemar_z, np.where(robust, t, pooled_z))
+    p = np.where(single, 2.0 * norm.sf(np.abs(mcnemar_z)), np.where(robust, t_p, pooled_p))
+    return designs.astype(object), z, p

@@ -4,6 +4,13 @@
 from the table (``lookup`` returns ``None``; ``pivot`` leaves NaN for a
 heatmap to show as empty), while a group with executions and no successes has
 ``rate == 0.0`` and a real interval.
+
+Where the frame has ``prompt_id`` and a group ran some prompt more than once,
+its executions are not independent: the interval is Wilson on the effective
+sample size (:func:`analytics.clustered.clustered_rates`), ``prompts`` says how
+many prompts the group has and ``design_effect`` how much the repetition
+inflates the variance. Groups whose prompts each ran once keep the plain
+Wilson interval.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.clustered import CLUSTERED_RATE_METHOD, clustered_rates
 from analytics.intervals import wilson_interval
 from analytics.jsonsafe import jsonable
 
@@ -39,10 +47,13 @@ class RateRow:
     rate: float
     ci_low: float
     ci_high: float
+    prompts: int | None = None
+    design_effect: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({**self.keys, "n": self.n, "successes": self.successes,
-                         "rate": self.rate, "ci_low": self.ci_low, "ci_high": self.ci_high})
+                         "rate": self.rate, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                         "prompts": self.prompts, "design_effect": self.design_effect})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,11 @@ class RateTable:
     frame: pd.DataFrame
 
     @property
+    def clustered(self) -> bool:
+        """Some group's interval is adjusted for repeated prompts."""
+        return "design_effect" in self.frame and bool(self.frame["design_effect"].notna().any())
+
+    @property
     def rows(self) -> list[RateRow]:
         records = self.frame.to_dict("records")
         return [
@@ -69,6 +85,8 @@ class RateTable:
                 rate=float(record["rate"]),
                 ci_low=float(record["ci_low"]),
                 ci_high=float(record["ci_high"]),
+                prompts=int(record["prompts"]) if "prompts" in record else None,
+                design_effect=_optional(record.get("design_effect")),
             )
             for record in records
         ]
@@ -88,9 +106,13 @@ class RateTable:
         return {
             "by": list(self.by),
             "confidence": 1.0 - self.alpha,
-            "interval": "wilson",
+            "interval": CLUSTERED_RATE_METHOD if self.clustered else "wilson",
             "rows": [row.to_dict() for row in self.rows],
         }
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _key(value: Any) -> Any:
@@ -118,6 +140,8 @@ def success_rates(
         for column in _STAT_COLUMNS:
             empty[column] = pd.Series(dtype="float64")
         return RateTable(tuple(columns), alpha, empty)
+    if "prompt_id" in frame:
+        return RateTable(tuple(columns), alpha, _clustered_table(frame, columns, alpha))
     grouped = (
         frame.groupby(columns, dropna=False, observed=True, sort=False)["success"]
         .agg(["size", "sum"])
@@ -130,8 +154,30 @@ def success_rates(
     low, high = wilson_interval(grouped["successes"].to_numpy(), grouped["n"].to_numpy(), alpha)
     grouped["ci_low"] = low
     grouped["ci_high"] = high
+    return RateTable(tuple(columns), alpha, _ranked(grouped))
+
+
+def _ranked(grouped: pd.DataFrame) -> pd.DataFrame:
     grouped = grouped.sort_values(["rate", "n"], ascending=[False, False], kind="stable")
-    return RateTable(tuple(columns), alpha, grouped.reset_index(drop=True))
+    return grouped.reset_index(drop=True)
+
+
+def _clustered_table(frame: pd.DataFrame, columns: list[str], alpha: float) -> pd.DataFrame:
+    per_prompt = (
+        frame.groupby([*columns, "prompt_id"], dropna=False, observed=True, sort=False)[
+            "success"].agg(["size", "sum"]).reset_index()
+    )
+    groups = per_prompt.groupby(columns, dropna=False, observed=True, sort=False)
+    codes = groups.ngroup().to_numpy()
+    keys = groups.size().reset_index()[columns]
+    rates = clustered_rates(codes, per_prompt["size"].to_numpy(), per_prompt["sum"].to_numpy(),
+                            groups=len(keys), alpha=alpha)
+    table = keys.assign(
+        n=rates.n.astype("int64"), successes=rates.successes.astype("int64"),
+        rate=rates.successes / rates.n, ci_low=rates.ci_low, ci_high=rates.ci_high,
+        prompts=rates.prompts, design_effect=rates.design_effect,
+    )
+    return _ranked(table)
 
 
 def all_rates(frame: pd.DataFrame, *, alpha: float = 0.05) -> dict[str, RateTable]:

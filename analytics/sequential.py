@@ -9,11 +9,16 @@ monitoring: p_t = min(1, min over s <= t of 1/Lambda_s).
 
 The difference of proportions is treated as approximately normal with the
 pooled (null) variance, so the first ``min_per_arm`` executions of each arm
-are not evaluated.
+are not evaluated. Where prompts repeat, executions are not independent: the
+caller passes the design effect of the fixed-sample test as
+``variance_inflation`` and every look's variance is multiplied by it. That
+effect is estimated from all the data, so the guarantee is approximate then
+(``method`` says so).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +29,10 @@ from numpy.typing import ArrayLike
 from analytics.jsonsafe import jsonable
 
 METHOD = "mSPRT, normal mixture (Johari et al. 2017), pooled variance"
+INFLATED_METHOD = (
+    METHOD + " x design effect {inflation:.3g} (prompts repeat; the effect is estimated "
+    "from all the data, so the always-valid guarantee is approximate)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +61,13 @@ class SequentialResult:
 
 
 def always_valid_p_values(
-    is_b: ArrayLike, success: ArrayLike, *, tau: float, min_per_arm: int = 20
+    is_b: ArrayLike, success: ArrayLike, *, tau: float, min_per_arm: int = 20,
+    variance_inflation: float = 1.0,
 ) -> np.ndarray:
     """The running always-valid p-value after each execution (in the order given).
 
-    Entries before both arms have ``min_per_arm`` executions are 1.
+    Entries before both arms have ``min_per_arm`` executions are 1. Each
+    look's variance is multiplied by ``variance_inflation`` (a design effect).
     """
     arm_b = np.asarray(is_b, dtype=bool)
     won = np.asarray(success, dtype=bool)
@@ -68,7 +79,7 @@ def always_valid_p_values(
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = s_b / n_b - s_a / n_a
         pooled = (s_a + s_b) / (n_a + n_b)
-        variance = pooled * (1.0 - pooled) * (1.0 / n_a + 1.0 / n_b)
+        variance = variance_inflation * pooled * (1.0 - pooled) * (1.0 / n_a + 1.0 / n_b)
         tau_sq = tau * tau
         log_lambda = 0.5 * np.log(variance / (variance + tau_sq)) + (
             tau_sq * diff * diff / (2.0 * variance * (variance + tau_sq))
@@ -80,14 +91,17 @@ def always_valid_p_values(
 
 
 def sequential_test(
-    frame: pd.DataFrame, b_template: str, *, alpha: float = 0.05, tau: float = 0.05,
-    min_per_arm: int = 20,
+    frame: pd.DataFrame, b_arm: str, *, column: str = "template_id", alpha: float = 0.05,
+    tau: float = 0.05, min_per_arm: int = 20, variance_inflation: float = 1.0,
 ) -> SequentialResult:
-    """mSPRT over ``frame`` (two templates' executions) ordered by event time."""
+    """mSPRT over ``frame`` (two arms' executions of ``column``) ordered by event time."""
+    if not (math.isfinite(variance_inflation) and variance_inflation > 0):
+        raise ValueError(f"variance_inflation must be positive, got {variance_inflation}")
     ordered = frame.sort_values("timestamp", kind="stable") if "timestamp" in frame else frame
-    is_b = (ordered["template_id"] == b_template).to_numpy()
+    is_b = (ordered[column] == b_arm).to_numpy()
     p_values = always_valid_p_values(
-        is_b, ordered["success"].to_numpy(), tau=tau, min_per_arm=min_per_arm
+        is_b, ordered["success"].to_numpy(), tau=tau, min_per_arm=min_per_arm,
+        variance_inflation=variance_inflation,
     )
     final = float(p_values[-1]) if len(p_values) else 1.0
     crossed = np.flatnonzero(p_values < alpha)
@@ -100,4 +114,6 @@ def sequential_test(
     return SequentialResult(
         p_value=final, significant=final < alpha, alpha=alpha, tau=tau,
         looks=looks, decided_at=decided_at,
+        method=METHOD if variance_inflation == 1.0 else INFLATED_METHOD.format(
+            inflation=variance_inflation),
     )

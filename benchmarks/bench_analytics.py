@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ from analytics.prediction import predict_success  # noqa: E402
 from benchmarks.measure import peak_rss_mb  # noqa: E402
 from storage import open_store  # noqa: E402
 from storage.columns import TABLE  # noqa: E402
+from storage.sqlite.schema import LATEST_VERSION  # noqa: E402
 from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
 
 CACHE = Path("/tmp/rev_analytics_bench")
@@ -53,28 +54,39 @@ SPAN = 30 * 86400.0
 T = TypeVar("T")
 
 
-def build_store(events: int, seed: int) -> Path:
-    """The cached store for (events, seed), created on first use."""
+def build_store(events: int, seed: int, *, shuffled: bool = False) -> Path:
+    """The cached store for (events, seed), created on first use.
+
+    ``shuffled`` writes each 50k-event batch in random order: the same events
+    stored out of event-time order, as late and retried deliveries leave them.
+    """
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"analytics_{events}_seed{seed}.db"
+    path = CACHE / (f"analytics_{events}_seed{seed}{'_shuffled' if shuffled else ''}"
+                    f"_schema{LATEST_VERSION}.db")
     if path.exists():
         return path
     partial = path.with_suffix(".partial")
     for leftover in CACHE.glob(partial.name + "*"):
         leftover.unlink()
     started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+
+    def written(batch: list[Any]) -> list[Any]:
+        return [batch[i] for i in rng.permutation(len(batch))] if shuffled else batch
+
     with open_store(partial) as store:
         batch = []
         for event in synthetic_prompt_events(events, seed=seed, start=START, span_seconds=SPAN):
             batch.append(event)
             if len(batch) == 50_000:
-                store.insert_events(batch)
+                store.insert_events(written(batch))
                 batch.clear()
         if batch:
-            store.insert_events(batch)
+            store.insert_events(written(batch))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
-    print(f"built {path} ({events:,} events) in {time.perf_counter() - started:.1f} s")
+    order = ", out of event-time order" if shuffled else ""
+    print(f"built {path} ({events:,} events{order}) in {time.perf_counter() - started:.1f} s")
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analytics.defaults import DEFAULT_MIN_EFFECT
 from analytics.load import Selection, load_executions
 from analytics.report.build import DEFAULT_TARGET, StepProgress, analyse, build_report
 from analytics.report.model import REPORT_SCHEMA_VERSION, Report
@@ -19,6 +20,7 @@ from analytics.report.write import WrittenReport, write_report
 def generate_report(
     db_path: str | Path, out: str | Path, selection: Selection | None = None, *,
     alpha: float = 0.05, target: float = DEFAULT_TARGET, progress: StepProgress | None = None,
+    min_effect: float = DEFAULT_MIN_EFFECT,
 ) -> tuple[Report, WrittenReport]:
     """Load ``selection`` from the store, build the report and write it to ``out``.
 
@@ -26,7 +28,7 @@ def generate_report(
     """
     frame = load_executions(db_path, selection)
     report = build_report(frame, selection=selection, alpha=alpha, target=target,
-                          progress=progress)
+                          progress=progress, min_effect=min_effect)
     return report, write_report(report, out)
 
 

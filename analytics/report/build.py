@@ -21,8 +21,14 @@ from typing import Any
 import pandas as pd
 
 from analytics import figures
-from analytics.analyze import SECTIONS, AnalysisReport, Overview, run_analysis
-from analytics.defaults import DEFAULT_SUCCESS_TARGET
+from analytics.analyze import (
+    ASSUMES_INDEPENDENCE,
+    SECTIONS,
+    AnalysisReport,
+    Overview,
+    run_analysis,
+)
+from analytics.defaults import DEFAULT_MIN_EFFECT, DEFAULT_SUCCESS_TARGET, MIN_RANKED_EXECUTIONS
 from analytics.formatting import P_FLOOR
 from analytics.load import Selection
 from analytics.rates import RateTable
@@ -52,6 +58,8 @@ class Analysis:
     target: float
     cost: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    min_effect: float = DEFAULT_MIN_EFFECT
+    """Smallest difference in success rate that an alarm or a ranking acts on."""
 
     @property
     def alpha(self) -> float:
@@ -121,14 +129,16 @@ def cost_effectiveness(frame: pd.DataFrame, by: str = "template_id") -> pd.DataF
 
 
 def analyse(frame: pd.DataFrame, *, alpha: float = 0.05, target: float = DEFAULT_TARGET,
-            seed: int = 0, clock: _Clock | None = None) -> Analysis:
+            seed: int = 0, clock: _Clock | None = None,
+            min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
     """Every statistic the report shows: :func:`run_analysis` plus cost per success."""
     clock = clock or _Clock(None)
-    result = run_analysis(frame, alpha=alpha, progress=clock.starting, seed=seed)
+    result = run_analysis(frame, alpha=alpha, progress=clock.starting, seed=seed,
+                          min_effect=min_effect)
     clock.timings.update(result.timings)
     with clock.step("cost"):
         cost = cost_effectiveness(frame)
-    return Analysis(result, target, cost, clock.timings)
+    return Analysis(result, target, cost, clock.timings, min_effect)
 
 
 def _pct(value: Any) -> str:
@@ -141,8 +151,8 @@ def interval_text(rate: float, low: float | None, high: float | None, n: int,
     return (f"{_pct(rate)} ({confidence:.0%} CI {_pct(low)}–{_pct(high)}, n={n:,})")
 
 
-_RATE_COLUMNS = {"n": "executions", "successes": "successes", "rate": "success rate",
-                 "ci_low": "CI low", "ci_high": "CI high"}
+_RATE_COLUMNS = {"n": "executions", "prompts": "prompts", "successes": "successes",
+                 "rate": "success rate", "ci_low": "CI low", "ci_high": "CI high"}
 
 
 def _rate_table(table: RateTable, keys: dict[str, str], caption: str,
@@ -152,11 +162,18 @@ def _rate_table(table: RateTable, keys: dict[str, str], caption: str,
 
 
 def _ranked(analysis: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Top templates (by lower bound) and under-performers (upper bound below overall)."""
+    """Top templates and under-performers; small samples never lead.
+
+    Top: templates with at least :data:`MIN_RANKED_EXECUTIONS` executions, by the
+    lower bound of their interval. Under-performing: enough executions, the
+    whole interval below the overall rate, and at least the minimum effect below it.
+    """
     rows = [row.to_dict() for row in analysis.templates.rows]
     overall_rate = analysis.overall.rate
-    top = sorted(rows, key=lambda r: (-(r["ci_low"] or 0.0), -r["n"]))[:TOP_N]
-    under = [r for r in rows if r["ci_high"] is not None and r["ci_high"] < overall_rate]
+    sized = [r for r in rows if r["n"] >= MIN_RANKED_EXECUTIONS]
+    top = sorted(sized, key=lambda r: (-(r["ci_low"] or 0.0), -r["n"]))[:TOP_N]
+    under = [r for r in sized if r["ci_high"] is not None and r["ci_high"] < overall_rate
+             and overall_rate - r["rate"] >= analysis.min_effect]
     under.sort(key=lambda r: (r["ci_high"], r["rate"]))
     return top, under
 
@@ -192,9 +209,11 @@ def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
     return [
         Section(
             "templates", "Top and under-performing templates",
-            [f"Templates ranked by the lower end of their {confidence:.0%} Wilson interval, so a "
+            [f"Templates with at least {MIN_RANKED_EXECUTIONS} executions, ranked by the lower "
+             f"end of their {confidence:.0%} interval ({_interval_kind(analysis)}), so a "
              "template with few executions cannot top the list by luck. Under-performing: the "
-             f"whole interval lies below the overall rate {overall_text}."
+             f"whole interval lies below the overall rate {overall_text}, and the rate is at "
+             f"least {analysis.min_effect * 100:g} points below it."
              + ("" if under else " No template is credibly below the overall rate.")],
             [_rate_table(analysis.templates, template_keys, "Top templates", top),
              _rate_table(analysis.templates, template_keys, "Under-performing templates", under),
@@ -229,6 +248,19 @@ def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
     ]
 
 
+def _independence_caveat(analysis: Analysis, section: str) -> list[str]:
+    """The sentence saying a section still counts executions as independent, if prompts repeat."""
+    if analysis.overall.design != "clustered":
+        return []
+    return [f"Not adjusted for repeated prompts: {ASSUMES_INDEPENDENCE[section]}."]
+
+
+def _interval_kind(analysis: Analysis) -> str:
+    if analysis.templates.clustered:
+        return "Wilson on the effective sample size where prompts repeat"
+    return "Wilson"
+
+
 def _discrimination_section(analysis: Analysis) -> Section:
     result = analysis.result.discrimination
     title = "Discrimination ranking"
@@ -236,13 +268,19 @@ def _discrimination_section(analysis: Analysis) -> Section:
         return _unavailable("discrimination", title, analysis, "discrimination")
     columns = {"template_id": "template", "n": "executions", "models": "models",
                "cramers_v": "Cramér's V", "v_ci_low": "V CI low", "v_ci_high": "V CI high",
-               "p_adjusted": "p (Holm)", "mean_score": "mean discrimination score",
+               "p_adjusted": "p (Holm)", "rate_spread": "model spread",
+               "discriminates": "discriminates", "mean_score": "mean discrimination score",
                "note": "note"}
+    correction = (" (Rao-Scott corrected where prompts repeat)"
+                  if any(t.design == "clustered" for t in result.templates) else "")
     return Section(
         "discrimination", title,
         ["How strongly each template's outcome depends on the model (REV keeps templates "
-         "that separate models): chi-square test of success x model, effect size Cramér's V "
-         "with its interval, p-values Holm-corrected across templates."],
+         f"that separate models): chi-square test of success x model{correction}, effect "
+         "size Cramér's V with its interval, p-values Holm-corrected across templates. "
+         f"Templates that discriminate (at least {result.min_n} executions, significant, "
+         f"best and worst model at least {result.min_effect * 100:g} points apart) come "
+         "first, each group by the lower end of V's interval."],
         [Table(columns, [row.to_dict() for row in result.templates],
                "Templates ranked by Cramér's V")],
         data=result.to_dict(),
@@ -267,8 +305,11 @@ def _trends_section(analysis: Analysis, drawn: set[str]) -> Section:
     return Section(
         "trends", title,
         ["Trend: success over event time (quasi-binomial regression on time, buckets weighted "
-         "by their executions). Changes: the most likely shift in each template's success rate "
-         "(CUSUM), Holm-corrected; 'degraded' means a significant drop."],
+         "by their executions; the standard error is widened where prompts repeat across "
+         "buckets). A trend whose interval is too wide to mean anything says 'insufficient "
+         "data' instead of numbers. Changes: the most likely shift in each template's success "
+         "rate (CUSUM, widened where prompts bunch in time), Holm-corrected; 'degraded' means "
+         f"a significant drop of at least {analysis.min_effect * 100:g} points."],
         [Table(trend_columns, trend_rows, "Trends (first row: all executions)"),
          Table(change_columns, change_rows,
                "Most likely change point per template (significant ones first; 'stable' "
@@ -309,15 +350,17 @@ def _comparisons_section(analysis: Analysis) -> Section:
     shown = rows[:MAX_COMPARISON_ROWS]
     columns = {"a": "template A", "b": "template B", "n_a": "n A", "n_b": "n B",
                "rate_a": "rate A", "rate_b": "rate B", "difference": "B − A",
-               "p_value": "p", "p_adjusted": f"p ({family.correction})",
+               "design": "design", "p_value": "p", "p_adjusted": f"p ({family.correction})",
                "significant": "significant"}
     found = sum(1 for r in rows if r["significant"])
     showing = (f"Showing all {len(rows)}." if len(shown) == len(rows) else
                f"Showing the {len(shown)} most significant of {len(rows)} (report.json has all).")
     return Section(
         "ab_tests", title,
-        [f"{len(rows)} template comparison(s) with the pooled two-proportion z-test; p-values "
-         f"corrected ({family.correction}) for the {len(rows)} comparisons. {found} "
+        [f"{len(rows)} template comparison(s), each with the test its data calls for (pooled "
+         "z-test for independent executions, prompt-clustered or paired tests where prompts "
+         f"repeat or are shared); p-values corrected ({family.correction}) for the "
+         f"{len(rows)} comparisons. {found} "
          f"difference(s) remain significant at alpha = {analysis.alpha:g}. {showing} "
          "Differences are in percentage points (pp). Pairs mix models: for a decision, run "
          "`rev-analytics ab-test` on two templates (stratified by model)."],
@@ -337,7 +380,8 @@ def _correlation_section(analysis: Analysis) -> Section:
     return Section(
         "correlations", title,
         ["Point-biserial correlation of each numeric field with success, Benjamini-Hochberg "
-         "corrected. Association, not cause; fields computed from the outcome are flagged."],
+         "corrected. Association, not cause; fields computed from the outcome are flagged.",
+         *_independence_caveat(analysis, "correlations")],
         [Table(columns, [f.to_dict() for f in result.features], "Correlation with success",
                kinds=dict.fromkeys(("r", "ci_low", "ci_high"), Kind.CORRELATION))],
         data=result.to_dict(),
@@ -360,7 +404,8 @@ def _prediction_section(analysis: Analysis) -> Section:
         [f"Can success be predicted before the outcome is known? {result.folds}-fold "
          f"cross-validated on {result.sample_size:,} of {result.n:,} executions (base rate "
          f"{_pct(result.base_rate)}). ROC-AUC 0.5 is chance. Features derived from the "
-         "outcome are excluded (listed below), so the score is not inflated by leakage."],
+         "outcome are excluded (listed below), so the score is not inflated by leakage.",
+         *_independence_caveat(analysis, "prediction")],
         [Table({"name": "model", "roc_auc": "ROC-AUC", "roc_auc_fold_sd": "AUC fold sd",
                 "brier": "Brier score"}, models, "Classifiers"),
          Table({"feature": "feature", "importance": "permutation importance"}, importances,
@@ -383,7 +428,8 @@ def _identification_section(analysis: Analysis, drawn: set[str]) -> Section:
          f"accuracy {_pct(result.accuracy)} ({1 - analysis.alpha:.0%} CI "
          f"{_pct(result.accuracy_ci[0])}–{_pct(result.accuracy_ci[1])}) against "
          f"{_pct(result.chance)} by always guessing the commonest model "
-         f"({p_text(result.p_value)}); balanced accuracy {_pct(result.balanced_accuracy)}."],
+         f"({p_text(result.p_value)}); balanced accuracy {_pct(result.balanced_accuracy)}.",
+         *_independence_caveat(analysis, "identification")],
         [Table({"model_id": "model", "recall": "share identified"}, recall,
                "Per-model recall")],
         figures=[name for name in ("model_identification_confusion",) if name in drawn],
@@ -416,7 +462,7 @@ def selection_dict(selection: Selection | None) -> dict[str, Any]:
 def build_report(
     frame: pd.DataFrame, *, selection: Selection | None = None, alpha: float = 0.05,
     target: float = DEFAULT_TARGET, progress: StepProgress | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, min_effect: float = DEFAULT_MIN_EFFECT,
 ) -> Report:
     """The whole report for the executions in ``frame`` (typed as by ``load_executions``).
 
@@ -425,7 +471,7 @@ def build_report(
     if frame.empty:
         raise NothingToReportError("nothing to report: no executions in the selected range")
     clock = _Clock(progress)
-    analysis = analyse(frame, alpha=alpha, target=target, clock=clock)
+    analysis = analyse(frame, alpha=alpha, target=target, clock=clock, min_effect=min_effect)
     with clock.step("figures"):
         drawn = _figures(frame, analysis)
     with clock.step("recommendations"):

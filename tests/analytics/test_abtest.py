@@ -150,3 +150,27 @@ def test_false_positive_rate_near_alpha_and_known_effect_detected() -> None:
 def test_bad_parameters_are_analysis_errors(bad: dict[str, float]) -> None:
     with pytest.raises(AnalysisError):
         ab_test(simpson_frame(), "A", "B", **bad)  # type: ignore[arg-type]
+
+
+def test_simpson_flag_needs_a_significant_stratified_result() -> None:
+    # Five executions per arm whose strata happen to reverse the pooled sign:
+    # the design document's implementation (and this one before) warned of
+    # Simpson's paradox on this and told users not to decide. Noise is not a paradox.
+    frame = arms([("A", "strong", 4, 3), ("A", "weak", 1, 0),
+                  ("B", "strong", 1, 1), ("B", "weak", 4, 1)])
+    result = ab_test(frame, "A", "B")
+    strat = result.stratified
+    assert strat is not None and strat.p_value > 0.4 and not strat.significant
+    assert result.difference < 0 < strat.adjusted_difference  # the signs do reverse
+    assert not strat.reverses_pooled
+    assert not any("Simpson" in note for note in result.notes)
+    assert "Do not decide on the pooled numbers" not in result.recommendation
+
+
+def test_independent_data_reports_the_design_keys_with_the_pooled_test() -> None:
+    result = ab_test(arms([("A", "m", 40, 20), ("B", "m", 40, 30)]), "A", "B")
+    data = result.to_dict()
+    assert data["design"] == "independent" and data["design_effect"] == 1.0
+    assert data["clusters"] == {"a": 40, "b": 40} and data["pairs"] == 0
+    assert data["pooled"] == {"z": data["z"], "p_value": data["p_value"]}
+    assert data["method"].startswith("pooled two-proportion z-test")

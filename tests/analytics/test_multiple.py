@@ -5,10 +5,12 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
+from analytics.abtest import ab_test
 from analytics.multiple import adjust_p_values, compare_templates, pooled_z_many
 from tests.analytics._frames import arms
 
@@ -76,3 +78,61 @@ def test_family_wise_error_rate_is_controlled_with_ten_equal_templates() -> None
     last = arms([(f"t{i}", "m", n, int(successes[-1, i])) for i in range(10)])
     result = compare_templates(last)
     assert [c.p_value for c in result.comparisons] == pytest.approx(p.tolist())
+
+
+def prompt_frame(spec: dict[str, tuple[str, int, int, float]], seed: int) -> pd.DataFrame:
+    """Rows per template from (prompt prefix, prompts, runs, mean rate); Beta prompts."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for template, (prefix, prompts, runs, mean) in spec.items():
+        q = rng.beta(mean * 4.25, (1 - mean) * 4.25, prompts)
+        outcomes = rng.random((prompts, runs)) < q[:, None]
+        parts.append(pd.DataFrame({
+            "template_id": template, "model_id": "m",
+            "prompt_id": np.repeat([f"{prefix}{i}" for i in range(prompts)], runs),
+            "success": outcomes.ravel(),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_each_pair_gets_the_test_of_its_design_as_in_ab_test() -> None:
+    frame = prompt_frame({
+        "once_a": ("x", 300, 1, 0.6), "once_b": ("y", 300, 1, 0.7),   # independent
+        "rep_a": ("r", 40, 8, 0.6), "rep_b": ("s", 40, 8, 0.7),       # clustered
+        "same_a": ("p", 40, 6, 0.6), "same_b": ("p", 40, 6, 0.7),     # paired (shared ids)
+        "mc_a": ("q", 200, 1, 0.6), "mc_b": ("q", 200, 1, 0.7),       # paired, single runs
+    }, seed=5)
+    family = compare_templates(frame)
+    by_pair = {(c.a, c.b): c for c in family.comparisons}
+    expected = {("once_a", "once_b"): "independent", ("rep_a", "rep_b"): "clustered",
+                ("same_a", "same_b"): "paired", ("mc_a", "mc_b"): "paired",
+                ("once_a", "rep_a"): "clustered"}
+    for (a, b), design in expected.items():
+        comparison = by_pair[(a, b)]
+        single = ab_test(frame, a, b)
+        assert comparison.design == design == single.to_dict()["design"], (a, b)
+        if single.test in ("pooled z-test", "McNemar's test", "cluster-robust t-test",
+                           "paired cluster-robust t-test"):
+            assert comparison.p_value == pytest.approx(single.z_p_value, rel=1e-9), (a, b)
+        assert comparison.pooled_p_value == pytest.approx(
+            single.to_dict()["pooled"]["p_value"], rel=1e-9)
+    data = family.to_dict()
+    assert "cluster-robust" in data["test"] and data["comparisons"][0]["design"]
+
+
+def test_holm_on_design_p_values_controls_the_family_with_repeated_prompts() -> None:
+    # Ten equal templates, 30 prompts x 10 runs each: pooled z p-values make
+    # Holm find "something" most of the time; on the cluster-robust ones the
+    # family-wise error stays near alpha.
+    runs, templates = 200, 10
+    spec = {f"t{i}": (f"p{i}_", 30, 10, 0.7) for i in range(templates)}
+    robust_hits = naive_hits = 0
+    for run in range(runs):
+        family = compare_templates(prompt_frame(spec, seed=100 + run))
+        robust_hits += bool(family.discoveries)
+        pooled = np.array([c.pooled_p_value for c in family.comparisons])
+        naive_hits += bool(adjust_p_values(pooled, "holm")[0].any())
+    print(f"\nfamily of 45 pairs (30 prompts x 10 runs): Holm FWER {robust_hits / runs:.1%} "
+          f"on design p-values, {naive_hits / runs:.1%} on pooled z")
+    assert robust_hits / runs <= 0.08
+    assert naive_hits / runs >= 0.5

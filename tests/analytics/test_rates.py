@@ -49,3 +49,27 @@ def test_empty_frame_gives_empty_table_and_standard_groupings() -> None:
     frame["domain"], frame["difficulty_level"] = "math", 3.0
     assert set(all_rates(frame)) == {"template", "model", "template_model", "domain",
                                      "difficulty"}
+
+
+def test_repeated_prompts_widen_the_interval_and_say_how() -> None:
+    rng = np.random.default_rng(3)
+    q = rng.beta(3, 1.3, 30)
+    frame = pd.DataFrame({
+        "template_id": "t", "model_id": "m",
+        "prompt_id": np.repeat([f"p{i}" for i in range(30)], 20),
+        "success": (rng.random((30, 20)) < q[:, None]).ravel(),
+    })
+    clustered = success_rates(frame, ["template_id"]).rows[0]
+    plain = success_rates(frame.drop(columns="prompt_id"), ["template_id"]).rows[0]
+    assert (clustered.n, clustered.successes) == (plain.n, plain.successes)
+    assert clustered.prompts == 30 and clustered.design_effect is not None
+    assert clustered.design_effect > 2.0
+    assert clustered.ci_high - clustered.ci_low > 1.4 * (plain.ci_high - plain.ci_low)
+    table = success_rates(frame, ["template_id"]).to_dict()
+    assert "effective sample size" in table["interval"]
+    assert table["rows"][0]["design_effect"] == pytest.approx(clustered.design_effect)
+    # Each prompt once: the plain Wilson interval, exactly.
+    once = frame.assign(prompt_id=[f"u{i}" for i in range(len(frame))])
+    row = success_rates(once, ["template_id"]).rows[0]
+    assert (row.ci_low, row.ci_high) == pytest.approx((plain.ci_low, plain.ci_high), abs=1e-12)
+    assert row.design_effect is None and success_rates(once).to_dict()["interval"] == "wilson"

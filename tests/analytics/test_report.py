@@ -225,6 +225,7 @@ def test_bad_usage_is_one_line_exit_2(
         ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--days", "2",
          "--since", "2026-01-01"],
         ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--alpha", "1.5"],
+        ["report", "--db", str(store), "--out", str(tmp_path / "o"), "--min-effect", "1.5"],
     ]
     for argv in cases:
         assert main(argv) == 2, argv
@@ -266,3 +267,20 @@ def test_rewriting_into_the_same_directory_replaces_the_report(tmp_path: Path) -
     # Ids carry a random part: two reports in the same second never overwrite each other.
     assert re.fullmatch(r"report-\d{8}T\d{6}Z-[0-9a-f]{8}", report.report_id)
     assert not [p for p in out.rglob("*partial*")]
+
+
+def test_repeated_prompts_are_the_unit_and_unadjusted_sections_say_so(report_dir: Path) -> None:
+    # The store runs 97 prompts many times each, on every template and model.
+    document = strict_json(report_dir / "report.json")
+    sections = {s["id"]: s for s in document["sections"]}
+    rows = sections["templates"]["data"]["all"]["rows"]
+    assert all(r["prompts"] == 97 and r["design_effect"] is not None for r in rows)
+    assert "effective sample size" in sections["templates"]["data"]["all"]["interval"]
+    assert "Rao-Scott" in sections["discrimination"]["data"]["test"]
+    assert {c["design"] for c in sections["ab_tests"]["data"]["comparisons"]} == {"paired"}
+    for section in ("correlations", "prediction", "identification"):
+        assert any("Not adjusted for repeated prompts" in p
+                   for p in sections[section]["paragraphs"]), section
+    # Each template is the subject of at most one recommendation.
+    subjects = [r["subject"] for r in document["recommendations"] if r["subject"]]
+    assert len(subjects) == len(set(subjects))

@@ -10,7 +10,13 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import kstwobign
 
-from analytics.trends import bucket_counts, cusum_statistic, detect_changes, success_trend
+from analytics.trends import (
+    bucket_counts,
+    cusum_statistic,
+    detect_changes,
+    prompt_inflation,
+    success_trend,
+)
 from tests.analytics._frames import START
 
 
@@ -101,3 +107,94 @@ def test_cusum_false_positive_rate_stays_near_alpha() -> None:
                          for _ in range(1000)])
     assert np.mean(p_values < 0.05) <= 0.065  # the asymptotic test is slightly conservative
     assert np.mean(p_values < 0.5) > 0.3  # and not trivially never rejecting
+
+
+def counts_at(days: list[float], n: list[int], successes: list[int]) -> pd.DataFrame:
+    rows = [(START + pd.Timedelta(days=day, minutes=i), i < wins)
+            for day, count, wins in zip(days, n, successes, strict=True) for i in range(count)]
+    return pd.DataFrame({"template_id": "t", "model_id": "m",
+                         "timestamp": [r[0] for r in rows], "success": [r[1] for r in rows]})
+
+
+def test_a_trend_without_usable_precision_is_insufficient_data_not_numbers() -> None:
+    # Nine executions over three days, 0/3, 0/3, 3/3: the design document's
+    # implementation (and this one before) printed a slope with CI +-64,500.
+    tiny = success_trend(counts_at([0, 1, 2], [3, 3, 3], [0, 0, 3]), freq="D")
+    assert tiny.slope_ci_high - tiny.slope_ci_low > 1e5  # the estimate is still kept
+    data = tiny.to_dict()
+    assert data["direction"] == "insufficient data" and not data["significant"]
+    for key in ("slope_log_odds_per_day", "slope_ci_low", "slope_ci_high", "p_value",
+                "rate_change_per_day"):
+        assert data[key] is None, key
+    assert "insufficient data" in data["note"]
+    # Enough executions, still no precision (quasi-separation): insufficient too.
+    separated = success_trend(counts_at([0, 1, 2], [20, 20, 20], [0, 0, 20]), freq="D")
+    assert separated.insufficient and "+/-" in (separated.note or "")
+    # Fewer than three buckets says so in the same words.
+    two = success_trend(counts_at([0, 1], [50, 50], [20, 30]), freq="D")
+    assert two.direction == "insufficient data"
+    # A trend with ordinary precision still reports its numbers.
+    fine = success_trend(frame_at(list(range(10)), [300] * 10, [0.7] * 10, seed=4), freq="D")
+    assert not fine.insufficient and fine.to_dict()["slope_ci_low"] is not None
+
+
+def blocked_prompts(rng: np.random.Generator, prompts: int = 80, days: int = 20,
+                    per_day: int = 60, window: int = 4, drop: float = 0.0) -> pd.DataFrame:
+    """Each prompt runs only during a few consecutive days (a typical REV campaign)."""
+    q = rng.beta(0.7 * 4.25, 0.3 * 4.25, prompts)
+    first = rng.integers(0, days - window + 1, prompts)
+    day = np.repeat(np.arange(days), per_day)
+    active = [np.flatnonzero((first <= d) & (d < first + window)) for d in range(days)]
+    prompt = np.concatenate([rng.choice(active[d] if active[d].size else np.arange(prompts),
+                                        per_day) for d in range(days)])
+    p = np.clip(q[prompt] - drop * (day >= days // 2), 0.0, 1.0)
+    return pd.DataFrame({
+        "template_id": "t", "model_id": "m", "prompt_id": prompt.astype(str),
+        "timestamp": START + pd.to_timedelta(day + rng.uniform(0, 0.9, day.size), unit="D"),
+        "success": rng.random(day.size) < p,
+    })
+
+
+def test_prompt_clustered_trend_error_holds_alpha_when_prompts_span_buckets() -> None:
+    rng = np.random.default_rng(41)
+    adjusted, quasi = [], []
+    for _ in range(200):
+        frame = blocked_prompts(rng)
+        adjusted.append(success_trend(frame, freq="D").p_value)
+        quasi.append(success_trend(frame.drop(columns="prompt_id"), freq="D").p_value)
+    rate, naive = np.mean(np.array(adjusted) < 0.05), np.mean(np.array(quasi) < 0.05)
+    print(f"\ntrend, prompts active 4 of 20 days: false positives {rate:.1%} "
+          f"(quasi-binomial alone {naive:.1%})")
+    assert rate <= 0.09 and naive >= 0.15
+
+
+def test_cusum_is_widened_only_when_prompts_bunch_in_time() -> None:
+    rng = np.random.default_rng(42)
+    n, prompts = 3000, 150
+    raw, widened, shuffled = [], [], []
+    for _ in range(1000):
+        q = rng.beta(0.7 * 4.25, 0.3 * 4.25, prompts)
+        order = np.sort(rng.integers(0, prompts, n))  # each prompt's runs back to back
+        x = (rng.random(n) < q[order]).astype(float)
+        statistic, _ = cusum_statistic(x)
+        raw.append(kstwobign.sf(statistic))
+        widened.append(kstwobign.sf(statistic / np.sqrt(prompt_inflation(order, x))))
+        mixed = rng.permutation(n)  # the same executions interleaved at random
+        inflation = prompt_inflation(order[mixed], x[mixed])
+        shuffled.append(inflation)
+    rate, naive = np.mean(np.array(widened) < 0.05), np.mean(np.array(raw) < 0.05)
+    print(f"\nCUSUM, prompts run back to back: false positives {rate:.1%} (unadjusted "
+          f"{naive:.1%}); interleaved at random the scale grows by {np.mean(shuffled):.3f}x")
+    assert rate <= 0.065 and naive >= 0.5
+    assert np.mean(shuffled) < 1.1
+
+
+def test_change_detection_still_finds_a_real_drop_with_repeated_prompts() -> None:
+    rng = np.random.default_rng(43)
+    frame = blocked_prompts(rng, per_day=150, drop=0.2)
+    change = detect_changes(frame).changes[0]
+    assert change.direction == "degraded" and change.variance_inflation > 1.0
+    assert abs(change.changed_at - (START + pd.Timedelta(days=10))) < pd.Timedelta(days=2)
+    # A significant shift smaller than the minimum effect is not an alarm.
+    small = detect_changes(frame, min_effect=0.5).changes[0]
+    assert small.significant and small.direction == "small change"

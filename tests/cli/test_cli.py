@@ -13,7 +13,8 @@ import pytest
 from rev_analytics.cli.main import build_parser, main
 from tests.consumer_support import ROOT
 
-COMMANDS = ("demo", "consume", "simulate", "ab-test", "analyze", "report", "export")
+COMMANDS = ("demo", "consume", "simulate", "ab-test", "compare-models", "plan", "analyze",
+            "report", "export")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import TYPE_CHECKING
 
+from rev_analytics.cli.commands._comparison import checked_levels
 from rev_analytics.cli.console import make_console
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="compare every template with this one (default: all pairs)")
     add_option(parser, "--correction", choices=["holm", "fdr_bh"], default="holm",
                help="multiple-comparison correction for the template comparisons")
+    add_option(parser, "--min-effect", type=float, default=0.05,
+               help="smallest difference in success rate that counts for discrimination "
+                    "and change alarms (0.05 = 5 points)")
     add_option(parser, "--json", action="store_true", help="print one JSON object")
 
 
@@ -67,7 +70,8 @@ def render(report: AnalysisReport, console: Console) -> None:
         rates = report.rates.get(name)
         if rates is None:
             continue
-        table = Table(title=f"{title} (Wilson {1 - report.alpha:.0%} CI)")
+        kind = "prompt-clustered Wilson" if rates.clustered else "Wilson"
+        table = Table(title=f"{title} ({kind} {1 - report.alpha:.0%} CI)")
         for column in (rates.by[0], "n", "rate", "CI"):
             table.add_column(column, justify="left" if column == rates.by[0] else "right")
         for row in rates.rows[:TOP]:
@@ -110,9 +114,10 @@ def render(report: AnalysisReport, console: Console) -> None:
         for column in ("series", "direction", "change / day (points)", "p"):
             table.add_column(column)
         for trend in report.trends[: TOP + 1]:
+            shown = not trend.insufficient
             table.add_row(escape(trend.key), trend.direction,
-                          points(trend.rate_change_per_day, 2, unit=""),
-                          p_value(trend.p_value))
+                          points(trend.rate_change_per_day, 2, unit="") if shown else "-",
+                          p_value(trend.p_value) if shown else "-")
         console.print(table)
         # The first row is all executions; the others are templates.
         _shown(console, min(TOP, len(report.trends) - 1), len(report.trends) - 1,
@@ -161,16 +166,14 @@ def render(report: AnalysisReport, console: Console) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    alpha = float(args.alpha)
-    if not math.isfinite(alpha) or not 0.0 < alpha < 1.0:
-        raise ConfigError(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
-    from analytics.analyze import SECTIONS, run_analysis
-    from analytics.load import STATISTICS_COLUMNS, load_executions
+    alpha, min_effect = checked_levels(args)
+    from analytics.analyze import ANALYSIS_INPUT_COLUMNS, SECTIONS, run_analysis
+    from analytics.load import load_executions
 
     selection = selection_from_args(args)
     with progress_bar() as bar:
         task = bar.add_task("loading executions", total=len(SECTIONS))
-        frame = load_executions(args.db, selection, columns=STATISTICS_COLUMNS)
+        frame = load_executions(args.db, selection, columns=ANALYSIS_INPUT_COLUMNS)
         if frame.empty:
             bar.stop()
             print(f"nothing to analyse: no executions in {describe(selection)} of {args.db}")
@@ -182,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, description=name, advance=0 if name == SECTIONS[0] else 1)
 
         report = run_analysis(frame, alpha=alpha, baseline=args.baseline,
-                              correction=args.correction, progress=step)
+                              correction=args.correction, progress=step, min_effect=min_effect)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")

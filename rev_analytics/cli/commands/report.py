@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from analytics.defaults import DEFAULT_SUCCESS_TARGET
+from analytics.defaults import DEFAULT_MIN_EFFECT, DEFAULT_SUCCESS_TARGET
+from rev_analytics.cli.commands._comparison import checked_levels
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
@@ -27,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="significance level for every test and interval")
     add_option(parser, "--target", type=float, default=DEFAULT_SUCCESS_TARGET,
                help="success rate below which a template or model counts as a risk")
+    add_option(parser, "--min-effect", type=float, default=DEFAULT_MIN_EFFECT,
+               help="smallest difference in success rate that a ranking, alarm or "
+                    "recommendation acts on (0.05 = 5 points)")
 
 
 def _fraction(flag: str, value: float) -> float:
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from analytics.report.write import check_output_dir
 
     selection = selection_from_args(args)
-    alpha = _fraction("--alpha", args.alpha)
+    alpha, min_effect = checked_levels(args)
     target = _fraction("--target", args.target)
     check_output_dir(args.out)  # fail before minutes of work, not after
     with progress_bar() as bar:
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             report = build_report(frame, selection=selection, alpha=alpha, target=target,
-                                  progress=step)
+                                  progress=step, min_effect=min_effect)
         except NothingToReportError as exc:  # defensive: the frame was checked above
             print(exc)
             return 0
