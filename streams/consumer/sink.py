@@ -21,8 +21,8 @@ from rev_analytics.core.event import PromptEvent
 from storage import open_store
 from storage.base import Store
 from storage.location import StoreLocation
-from streams.consumer.backoff import backoff_wait
 from streams.consumer.observer import ConsumerObserver
+from streams.consumer.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -73,39 +73,37 @@ class StoreSink:
         store = self._store
         if store is None:
             raise RuntimeError("StoreSink.open() was not awaited")
-        delay = 0.1
-        failing_since: float | None = None
-        while True:
-            started = time.perf_counter()
-            try:
-                inserted = await self.run(lambda: store.insert_events(events))
-            except store.transient_errors as exc:
-                self.observer.record_write_failure(type(exc).__name__)
-                if failing_since is None:
-                    failing_since = time.monotonic()
-                    self.observer.set_storage_healthy(False)
-                    log.error(
-                        "committing a window of %d events failed (%s); nothing acknowledged, "
-                        "retrying with backoff", len(events), exc,
-                    )
-                if self.stopping.is_set() and (
-                    self.give_up_at is None or time.monotonic() > self.give_up_at
-                ):
-                    raise SinkStopped(
-                        f"window of {len(events)} events not committed: {exc}"
-                    ) from exc
-                await backoff_wait(delay, self.stopping)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            elapsed = time.perf_counter() - started
-            if failing_since is not None:
-                self.observer.set_storage_healthy(True)
-                log.warning(
-                    "commit succeeded again after %.1f s of failures",
-                    time.monotonic() - failing_since,
-                )
-            self.observer.record_committed(events, inserted, elapsed)
-            return inserted
+        failing_since: list[float] = []
+
+        def failed(error: BaseException) -> None:
+            self.observer.record_write_failure(type(error).__name__)
+            if not failing_since:
+                failing_since.append(time.monotonic())
+                self.observer.set_storage_healthy(False)
+                log.error("committing a window of %d events failed (%s); nothing acknowledged, "
+                          "retrying with backoff", len(events), error)
+
+        def give_up() -> bool:
+            return self.stopping.is_set() and (
+                self.give_up_at is None or time.monotonic() > self.give_up_at)
+
+        try:
+            async for attempt in retrying(
+                store.transient_errors, stopping=self.stopping, give_up=give_up,
+                on_failure=failed, initial=0.1, maximum=self.max_backoff,
+            ):
+                with attempt:
+                    started = time.perf_counter()
+                    inserted = await self.run(lambda: store.insert_events(events))
+        except store.transient_errors as exc:
+            raise SinkStopped(f"window of {len(events)} events not committed: {exc}") from exc
+        elapsed = time.perf_counter() - started
+        if failing_since:
+            self.observer.set_storage_healthy(True)
+            log.warning("commit succeeded again after %.1f s of failures",
+                        time.monotonic() - failing_since[0])
+        self.observer.record_committed(events, inserted, elapsed)
+        return inserted
 
     async def close(self) -> None:
         store = self._store

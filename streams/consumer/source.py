@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
+from tenacity import TryAgain
 
 from rev_analytics.core.errors import ConfigError
 from streams.connection import connect_async, redact_url
-from streams.consumer.backoff import backoff_wait
 from streams.consumer.observer import ConsumerObserver
+from streams.consumer.retry import retrying
 from streams.consumer.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
@@ -155,27 +156,28 @@ class RedisSource:
         ``settle`` marks acknowledgements: they are retried through shutdown
         until ``ack_deadline``; reads give up as soon as ``stopping`` is set.
         """
-        delay = 0.05
-        while True:
-            try:
-                result = await op()
-            except TRANSIENT_REDIS_ERRORS as exc:
-                self._note_outage(what, exc)
-                if self._should_give_up(settle):
-                    raise SourceStopped(f"gave up {what}: Redis unreachable") from exc
-                await backoff_wait(delay, self.stopping)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            except redis.ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    # Redis lost the group (restarted without persistence, or
-                    # someone deleted it): recreate it and read from the start.
-                    log.warning("consumer group %r is gone; recreating it", self.group)
-                    await self.ensure_group()
-                    continue
-                raise
-            self._note_recovery()
-            return result
+        try:
+            async for attempt in retrying(
+                TRANSIENT_REDIS_ERRORS, stopping=self.stopping,
+                give_up=lambda: self._should_give_up(settle),
+                on_failure=lambda error: self._note_outage(what, error),
+                initial=0.05, maximum=self.max_backoff,
+            ):
+                with attempt:
+                    try:
+                        result = await op()
+                    except redis.ResponseError as exc:
+                        if "NOGROUP" not in str(exc):
+                            raise
+                        # Redis lost the group (restarted without persistence, or
+                        # someone deleted it): recreate it and read from the start.
+                        log.warning("consumer group %r is gone; recreating it", self.group)
+                        await self.ensure_group()
+                        raise TryAgain from exc
+        except TRANSIENT_REDIS_ERRORS as exc:
+            raise SourceStopped(f"gave up {what}: Redis unreachable") from exc
+        self._note_recovery()
+        return result
 
     def _should_give_up(self, settle: bool) -> bool:
         if not self.stopping.is_set():
