@@ -370,7 +370,7 @@ def distributions(frame: pd.DataFrame, *, by: str = "model_id",
                     folded.append(column.replace("_", " "))
                 axes.set_xlabel(label)
                 axes.set_ylabel("executions")
-                axes.legend(fontsize=7, frameon=False)
+                axes.legend(loc="upper right", fontsize=7, frameon=False)
             for group in groups:
                 mask = frame[by] == group if group is not None else frame[by].isna()
                 chosen = frame.loc[mask, column] if column in frame else pd.Series(dtype=float)

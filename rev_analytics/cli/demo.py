@@ -2,8 +2,16 @@
 
 A private Redis (unix socket, nothing on disk), the real consumer with its
 /metrics endpoint, a simulated REV workload published at a steady rate, a
-live progress display, then a summary table and the full report. Every part
-stops cleanly on completion and on Ctrl-C: the Redis server also dies with
+live progress display, then a summary table and the full report.
+
+What the person at the terminal sees: one live table, redrawn in place, with
+any warning printed above it (log lines go through the live display's
+console, never straight to the terminal underneath it); the consumer's
+routine INFO lines (one per dead-lettered window) are left out, the table
+counts them. Ctrl-C stops at once: the publisher, the consumer (which
+commits and acknowledges what it read) and the embedded Redis; no summary,
+no report, one message saying where the partial data is, exit 130. A second
+Ctrl-C while stopping exits immediately. The Redis server also dies with
 this process if it is killed outright (see :mod:`rev_analytics.cli.embedded_redis`).
 """
 
@@ -12,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shlex
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -39,6 +49,9 @@ from streams.simulate.workload import Workload
 log = logging.getLogger(__name__)
 
 PUBLISH_BATCH = 250
+EXIT_INTERRUPTED = 130
+QUIET_LOGGERS = ("streams", "storage", "rev_analytics")
+"""Their INFO lines narrate what the demo's own lines and live table already say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,9 @@ class _Publisher(threading.Thread):
         self.progress = progress
         self.stop_requested = threading.Event()
 
+    def _pause(self, seconds: float) -> None:
+        self.stop_requested.wait(seconds)
+
     def run(self) -> None:
         options = self.options
         span = options.backfill_days * 86400.0
@@ -80,7 +96,8 @@ class _Publisher(threading.Thread):
         events = workload.labelled_wire_events(
             options.events, invalid_fraction=options.invalid_fraction
         )
-        bucket = TokenBucket(options.rate, burst=PUBLISH_BATCH)
+        # The bucket sleeps on the stop event, so a stop never waits out a pause.
+        bucket = TokenBucket(options.rate, burst=PUBLISH_BATCH, sleep=self._pause)
         client = connect(self.url)
         producer = Producer(client, self.stream, chunk_size=PUBLISH_BATCH, validate=False)
         try:
@@ -104,7 +121,7 @@ def _status(
 ) -> Table:
     elapsed = max(time.monotonic() - started, 1e-9)
     done = consumer.processor.events_committed + consumer.processor.dead_lettered
-    table = Table(title="rev-analytics demo (Ctrl-C stops cleanly)", show_header=False)
+    table = Table(title="rev-analytics demo (Ctrl-C stops)", show_header=False)
     table.add_column(justify="right", style="bold")
     table.add_column()
     table.add_row("published", f"{progress.published:,} / {options.events:,}")
@@ -115,21 +132,64 @@ def _status(
     return table
 
 
+@dataclass(slots=True)
+class _Run:
+    stats: ConsumerStats
+    progress: _Progress
+    interrupted: bool
+
+
+@contextlib.contextmanager
+def _logging_through(console: Console, level: int) -> Iterator[None]:
+    """Send log records through ``console`` (so above a live display on it).
+
+    The CLI's handler writes to the terminal behind rich's back, which tore
+    the live table; a RichHandler on the live console prints each record
+    above it instead. The stages' INFO chatter is quieted to warnings unless
+    the person asked for DEBUG.
+    """
+    from rich.logging import RichHandler
+
+    root = logging.getLogger()
+    saved_handlers, saved_levels = root.handlers[:], {}
+    handler = RichHandler(console=console, show_path=False, markup=False,
+                          rich_tracebacks=False, log_time_format="%H:%M:%S")
+    root.handlers = [handler]
+    if level > logging.DEBUG:
+        for name in QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            saved_levels[name] = logger.level
+            logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.handlers = saved_handlers
+        for name, previous in saved_levels.items():
+            logging.getLogger(name).setLevel(previous)
+
+
 async def _run_pipeline(
     settings: ConsumerSettings, metrics: ConsumerMetrics, options: DemoOptions,
     console: Console, metrics_url: str,
-) -> tuple[ConsumerStats, _Progress]:
+) -> _Run:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # the second Ctrl-C: out now (Redis dies with us)
+            console.print("forced exit")
+            os._exit(EXIT_INTERRUPTED)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     consumer = Consumer(settings, metrics)
     progress = _Progress()
     publisher = _Publisher(settings.redis_url, settings.stream, options, progress)
     started = time.monotonic()
-    await consumer.start()
-    publisher.start()
     try:
+        await consumer.start()
+        publisher.start()
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while not stop.is_set():
                 live.update(_status(options, progress, consumer, started, metrics_url))
@@ -140,18 +200,25 @@ async def _run_pipeline(
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.25)
+            if stop.is_set():
+                live.console.print("stopping: committing what was read ...")
+            publisher.stop_requested.set()
+            await loop.run_in_executor(None, publisher.join, 5)
+            stats = await consumer.stop()
             live.update(_status(options, progress, consumer, started, metrics_url))
     finally:
         publisher.stop_requested.set()
-        await loop.run_in_executor(None, publisher.join, 10)
-        stats = await consumer.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    if stop.is_set():
-        console.print("[yellow]interrupted: stopped cleanly, everything read was committed[/]")
-    if progress.publish_error is not None:
+    if progress.publish_error is not None and not stop.is_set():
         raise RuntimeError(f"the simulator failed: {progress.publish_error}")
-    return stats, progress
+    return _Run(stats, progress, stop.is_set())
+
+
+def verbatim(console: Console, text: str) -> None:
+    """A line with a path or a command: no markup, no highlighting, never broken by rich
+    (a soft wrap: the terminal folds a long line, and a copy of it is whole)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
@@ -193,7 +260,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
 
     # Started from the main thread on purpose: the server's parent-death
     # signal fires when the thread that spawned it ends.
-    with EmbeddedRedis() as redis_server:
+    with _logging_through(console, logging.getLogger().getEffectiveLevel()), \
+            EmbeddedRedis() as redis_server:
         metrics = ConsumerMetrics()
         # Loopback only: the demo is for the person at this machine.
         server = _serve_metrics(metrics, options.metrics_port)
@@ -203,19 +271,31 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 batch_within=0.25, claim_idle=10.0, metrics_addr="127.0.0.1",
                 metrics_port=server.port,
             )
-            console.print(f"embedded Redis at {redis_server.url}; store {db_path}", markup=False)
-            stats, progress = asyncio.run(
+            verbatim(console, f"embedded Redis at {redis_server.url}; store {db_path}")
+            run = asyncio.run(
                 _run_pipeline(settings, metrics, options, console, server.url)
             )
         finally:
             server.stop()
+    stats, progress = run.stats, run.progress
 
+    if run.interrupted:
+        unread = progress.published - stats.events_committed - stats.dead_lettered
+        console.print(
+            f"\n[yellow]interrupted[/]: {progress.published:,} of {options.events:,} events "
+            f"published, {stats.events_committed:,} committed and acknowledged, "
+            f"{stats.dead_lettered:,} dead-lettered, {unread:,} not yet read (they go with "
+            "the demo's Redis); the summary and the report were skipped.")
+        verbatim(console, f"partial data: {db_path}")
+        verbatim(console, "  " + shlex.join(["rev-analytics", "report", "--db", str(db_path),
+                                             "--out", str(out / "report")]))
+        return EXIT_INTERRUPTED
     console.print(
         f"\n[bold]done[/]: {progress.published:,} published, {stats.events_committed:,} "
         f"committed ({stats.rows_inserted:,} rows), {stats.dead_lettered:,} dead-lettered, "
         f"in {stats.seconds:.1f} s"
     )
-    console.print(f"database: {db_path}", markup=False)
+    verbatim(console, f"database: {db_path}")
     templates: list[str] = []
     if stats.rows_inserted:
         table, templates = _summary_table(db_path)
@@ -223,19 +303,22 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     if options.report:
         from analytics.report import generate_report
 
-        try:
-            _, written = generate_report(db_path, out / "report")
-        except NothingToReportError as exc:
-            console.print(str(exc))
-        else:
-            console.print(f"report: {written.html}", markup=False)
+        with console.status("building the report ...") as status:
+            def step(name: str, done: int, total: int) -> None:
+                status.update(f"building the report: {name} ({done}/{total})")
+
+            try:
+                _, written = generate_report(db_path, out / "report", progress=step)
+            except NothingToReportError as exc:
+                written = None
+                message = str(exc)
+        verbatim(console, f"report: {written.html}" if written else message)
     console.print("next steps:")
     steps = [["analyze", "--db", str(db_path)],
              ["report", "--db", str(db_path), "--out", str(out / "report")]]
     if len(templates) >= 2:
         steps.append(["ab-test", "--db", str(db_path), "--a", templates[-1], "--b",
                       templates[0], "--json"])
-    for step in steps:
-        # Quoted for a shell and printed verbatim (no markup), so each line pastes whole.
-        console.print("  " + shlex.join(["rev-analytics", *step]), markup=False)
+    for step_ in steps:
+        verbatim(console, "  " + shlex.join(["rev-analytics", *step_]))
     return 0 if stats.clean_stop else 1

@@ -81,14 +81,22 @@ def test_embedded_redis_dies_with_a_killed_demo(tmp_path: Path) -> None:
              "the orphaned redis-server to exit")
 
 
-def test_demo_ctrl_c_stops_cleanly_with_exit_0(tmp_path: Path) -> None:
-    process = demo(tmp_path, "--events", "1000000", "--rate", "2000", "--no-report")
-    time.sleep(4)
+def test_demo_ctrl_c_stops_at_once_and_says_where_the_partial_data_is(tmp_path: Path) -> None:
+    process = demo(tmp_path, "--events", "1000000", "--rate", "2000")
+    wait_for(lambda: (tmp_path / "analytics.db").exists(), 60, "the store")
+    time.sleep(3)
     process.send_signal(signal.SIGINT)
+    stopped = time.monotonic()
     output, _ = process.communicate(timeout=60)
 
-    assert process.returncode == 0, output
-    assert "interrupted: stopped cleanly" in output
+    assert time.monotonic() - stopped < 15, output
+    assert process.returncode == 130, output  # interrupted: no summary, no report
+    match = re.search(r"interrupted: ([\d,]+) of 1,000,000 events published, ([\d,]+) committed "
+                      r"and acknowledged, ([\d,]+) dead-lettered, ([\d,]+) not yet read", output)
+    assert match, output
+    published, committed, dead, unread = (int(g.replace(",", "")) for g in match.groups())
+    assert f"partial data: {tmp_path / 'analytics.db'}" in output.splitlines()
+    assert "success by template" not in output and not (tmp_path / "report").exists()
     with sqlite3.connect(tmp_path / "analytics.db") as conn:
         (rows,) = conn.execute("SELECT COUNT(*) FROM prompt_metrics").fetchone()
-    assert rows > 0
+    assert rows == committed > 0 and committed + dead + unread == published
