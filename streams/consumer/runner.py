@@ -121,8 +121,17 @@ class Consumer:
         if not self._reading:
             log.info("stopped before start-up completed; nothing was read")
             return stats
-        log.info(
-            "stopped: %d events committed (%d new rows), %d dead-lettered, %s",
+        where = redact_url(self.settings.redis_url)
+        if not self.source.ever_connected:
+            log.warning("stopped: Redis at %s was never reachable; nothing was read, "
+                        "committed or acknowledged", where)
+            return stats
+        outage = self.source.outage_seconds
+        log.log(
+            logging.WARNING if outage is not None or not clean else logging.INFO,
+            "stopped%s: %d events committed (%d new rows), %d dead-lettered, %s",
+            f" while Redis at {where} was unreachable (for {outage:.0f} s)"
+            if outage is not None else "",
             stats.events_committed, stats.rows_inserted, stats.dead_lettered,
             "all acknowledged" if clean else "some entries left pending for redelivery",
         )

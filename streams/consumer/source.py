@@ -47,6 +47,10 @@ TRANSIENT_REDIS_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+OUTAGE_REMINDER_SECONDS = 30.0
+"""While Redis stays unreachable, the outage is logged again this often."""
+
+
 class SourceStopped(Exception):
     """Raised out of a retry loop when the consumer is shutting down."""
 
@@ -143,6 +147,7 @@ class RedisSource:
         self.ack_deadline: float | None = None
         self.in_flight: set[str] = set()
         self._outage_started: float | None = None
+        self._outage_reported = 0.0
         self._connected_reported = False
         self._own_pending_done = False
         self._pending_cursor = "0-0"
@@ -187,14 +192,33 @@ class RedisSource:
         return self.ack_deadline is not None and time.monotonic() > self.ack_deadline
 
     def _note_outage(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
         if self._outage_started is None:
-            self._outage_started = time.monotonic()
+            self._outage_started = self._outage_reported = now
             self.observer.set_redis_connected(False)
             log.warning(
                 "Redis at %s unreachable during %s (%s: %s); retrying with backoff up to %.0f s",
                 redact_url(self.settings.redis_url), what, type(exc).__name__,
                 redact_url(str(exc)), self.max_backoff,
             )
+        elif now - self._outage_reported >= OUTAGE_REMINDER_SECONDS:
+            # One line per outage is easy to miss in a long-running service's log.
+            self._outage_reported = now
+            log.warning("Redis at %s still unreachable after %.0f s (%s); nothing is read or "
+                        "acknowledged meanwhile, still retrying",
+                        redact_url(self.settings.redis_url), now - self._outage_started,
+                        type(exc).__name__)
+
+    @property
+    def ever_connected(self) -> bool:
+        """Whether any Redis command has succeeded since start."""
+        return self._connected_reported
+
+    @property
+    def outage_seconds(self) -> float | None:
+        """How long Redis has been unreachable now (``None``: it is reachable)."""
+        started = self._outage_started
+        return None if started is None else time.monotonic() - started
 
     def _note_recovery(self) -> None:
         if not self._connected_reported:

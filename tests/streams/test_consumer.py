@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import redis
 
 from rev_analytics.core.timefmt import micros_from_datetime
@@ -18,6 +20,7 @@ from tests.consumer_support import (
     stored_rows,
     valid_fields,
 )
+from tests.redis_server import free_port
 
 GROUP = "rev-analytics"
 
@@ -232,3 +235,24 @@ def test_dead_letter_stream_is_capped(
     # MAXLEN ~ trims whole radix-tree nodes: near the cap, never the full 3000.
     assert 200 <= length < 1000
     assert sum(trimmed) == 3000 - length
+
+
+def test_an_unreachable_redis_is_reported_while_it_lasts_and_at_the_stop(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    import streams.consumer.source as source
+
+    monkeypatch.setattr(source, "OUTAGE_REMINDER_SECONDS", 1.0)
+    caplog.set_level(logging.WARNING)
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    began = time.monotonic()
+    run_consumer_until(settings(nowhere, db_path, "s"),
+                       lambda consumer: time.monotonic() - began > 3.5, timeout=20)
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("unreachable during" in m for m in messages) == 1
+    assert sum("still unreachable after" in m for m in messages) >= 2
+    assert messages[-1].startswith("stopped: Redis at redis://127.0.0.1:")
+    assert messages[-1].endswith("was never reachable; nothing was read, committed or "
+                                 "acknowledged")
