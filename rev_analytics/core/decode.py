@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
@@ -373,20 +374,14 @@ _VERSION_INDEX = _WIRE_NAMES.index("schema_version")
 _STREAM_ID_INDEX = PromptEvent._fields.index("stream_id")
 assert [*_WIRE_NAMES[:_STREAM_ID_INDEX], "stream_id", *_WIRE_NAMES[_STREAM_ID_INDEX:]] == list(
     PromptEvent._fields)
-_OPTIONAL_ID_FIELDS = tuple(
-    f.name for f in WIRE_FIELDS if f.kind is Kind.ID and not f.required
-)
-_REQUIRED_IDS = tuple(f.name for f in WIRE_FIELDS if f.kind is Kind.ID and f.required)
+_IDS = attrgetter(*(f.name for f in WIRE_FIELDS if f.kind is Kind.ID))
+"""Every id field of a wire struct, required and optional, as a tuple."""
+_EVENT = tuple.__new__  # PromptEvent._make without its Python-level wrapper
 _METADATA_CHECK = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Undecided(Exception):
     """The fast path cannot accept the entry outright: the rule book decides."""
-
-
-def _plain_integer(text: str) -> bool:
-    # msgspec also reads "1.0" and "1e3" as integers; the wire format does not.
-    return text.isdigit() or (text[:1] == "-" and text[1:].isdigit())
 
 
 def _fast_decode(stream_id: str, fields: dict[str, str], now_micros: int) -> PromptEvent:
@@ -402,18 +397,17 @@ def _fast_decode(stream_id: str, fields: dict[str, str], now_micros: int) -> Pro
     values = list(msgspec.structs.astuple(wire))
     if len(values) - values.count(None) != len(fields):
         raise _Undecided  # msgspec read a "null" text as absent; the wire format does not
-    if wire.schema_version is not None and wire.schema_version != SCHEMA_VERSION:
+    if values[_VERSION_INDEX] not in (None, SCHEMA_VERSION):
         raise _Undecided
-    for name in _INT_FIELDS:
-        text = fields.get(name)
-        if text is not None and not _plain_integer(text):
-            raise _Undecided
-    for name in _BOOL_FIELDS:
-        if fields[name].lower() not in _BOOLEAN_TEXTS:
-            raise _Undecided  # msgspec also reads e.g. "-0" as a boolean
-    ids = "".join(getattr(wire, name) for name in _REQUIRED_IDS)
-    for name in _OPTIONAL_ID_FIELDS:
-        ids += getattr(wire, name) or ""
+    # msgspec also reads "1.0" and "1e3" as integers and "-0" as a boolean; the wire
+    # format does not (and the rule book says so).
+    integers = "".join(filter(None, map(fields.get, _INT_FIELDS)))
+    if "." in integers or "e" in integers or "E" in integers:
+        raise _Undecided
+    if not _BOOLEAN_TEXTS.issuperset(text.lower() for text in map(fields.__getitem__,
+                                                                   _BOOL_FIELDS)):
+        raise _Undecided
+    ids = "".join(filter(None, _IDS(wire)))
     if not (ids.isascii() and ids.isprintable()) and _CONTROL_CHARS.search(ids):
         raise _Undecided
     raw_time = wire.timestamp
@@ -425,14 +419,15 @@ def _fast_decode(stream_id: str, fields: dict[str, str], now_micros: int) -> Pro
         if len(metadata) * 4 > MAX_METADATA_BYTES and len(metadata.encode()) > MAX_METADATA_BYTES:
             raise _Undecided
         _METADATA_CHECK.decode(metadata)
-    for index in _OPTIONAL_TEXT_INDEXES:
-        if values[index] == "":
-            values[index] = None  # "" means absent
+    if "" in values:
+        for index in _OPTIONAL_TEXT_INDEXES:
+            if values[index] == "":
+                values[index] = None  # "" means absent
     values[_EVENT_ID_INDEX] = values[_EVENT_ID_INDEX] or stream_id
     values[_TIME_INDEX] = micros
     values[_VERSION_INDEX] = SCHEMA_VERSION
     values.insert(_STREAM_ID_INDEX, stream_id)
-    return PromptEvent._make(values)
+    return _EVENT(PromptEvent, values)
 
 
 def decode_fields(
