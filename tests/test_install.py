@@ -83,6 +83,8 @@ def test_a_rev_worker_publishes_with_the_base_install(
     (["simulate", "--redis-url", "redis://127.0.0.1:1", "--events", "5"], "consumer"),
     (["analyze", "--db", "x.db"], "analytics"),
     (["report", "--db", "x.db", "--out", "r"], "analytics"),
+    (["compare-models", "--db", "x.db", "--a", "m1", "--b", "m2"], "analytics"),
+    (["plan", "--icc", "0.1", "--rate", "0.7"], "analytics"),
     (["demo"], "all"),
 ])
 def test_a_command_without_its_extra_names_the_install(

@@ -359,7 +359,7 @@ WireEvent = msgspec.defstruct(
 """The wire fields as a msgspec struct, derived from :data:`WIRE_FIELDS`."""
 
 _INT_FIELDS = tuple(f.name for f in WIRE_FIELDS if f.kind is Kind.INT)
-_BOOL_FIELDS = tuple(f.name for f in WIRE_FIELDS if f.kind is Kind.BOOL)
+(_BOOL_FIELD,) = (f.name for f in WIRE_FIELDS if f.kind is Kind.BOOL)  # success, required
 _BOOLEAN_TEXTS = _TRUE | _FALSE
 _WIRE_NAMES = [f.name for f in WIRE_FIELDS]
 # Optional text fields where "" means absent (timestamp is handled on its own).
@@ -404,8 +404,7 @@ def _fast_decode(stream_id: str, fields: dict[str, str], now_micros: int) -> Pro
     integers = "".join(filter(None, map(fields.get, _INT_FIELDS)))
     if "." in integers or "e" in integers or "E" in integers:
         raise _Undecided
-    if not _BOOLEAN_TEXTS.issuperset(text.lower() for text in map(fields.__getitem__,
-                                                                   _BOOL_FIELDS)):
+    if fields[_BOOL_FIELD].lower() not in _BOOLEAN_TEXTS:
         raise _Undecided
     ids = "".join(filter(None, _IDS(wire)))
     if not (ids.isascii() and ids.isprintable()) and _CONTROL_CHARS.search(ids):

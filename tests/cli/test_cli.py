@@ -142,3 +142,11 @@ def test_help_says_an_environment_variable_is_set_but_never_shows_its_value(
         in help_text
     args = parser.parse_args(["consume", "--db", "x.db"])
     assert args.batch_max == 7  # and the variable still does its job
+
+
+def test_every_command_names_the_extra_it_needs() -> None:
+    from rev_analytics.cli.extras import EXTRA_MODULES
+    from rev_analytics.cli.main import _command_modules
+
+    for module in _command_modules():
+        assert getattr(module, "EXTRA", None) in EXTRA_MODULES, module.NAME

@@ -23,6 +23,7 @@ NAME = "compare-models"
 HELP = ("two-model comparison on success rate, paired on shared prompts (McNemar for single "
         "runs, paired per-prompt differences for repeated runs), same JSON keys as ab-test")
 ORDER = 36
+EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

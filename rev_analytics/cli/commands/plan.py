@@ -27,6 +27,7 @@ NAME = "plan"
 HELP = ("prompts and runs per prompt needed to detect a difference at a given power, from "
         "the store's measured between-prompt variance (ICC) or from flags")
 ORDER = 37
+EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
