@@ -100,28 +100,33 @@ def current_version(conn: Any) -> int:
 def migrate(conn: Any) -> int:
     """Bring ``conn``'s database to :data:`LATEST_VERSION`; return the version reached.
 
-    One transaction under ``pg_advisory_xact_lock``: a consumer that waits
-    for the lock reads the version only once the first one has committed, so
-    no step ever runs twice. DDL is transactional in PostgreSQL: an
-    interrupted migration leaves the previous version intact. ``conn`` is a
-    psycopg connection (not in a transaction).
+    The advisory lock is a session lock taken *before* the transaction
+    begins: a consumer that waited for it starts its transaction afterwards,
+    so it sees (in its catalog caches too) the schema the first one
+    committed, and no step ever runs twice. DDL is transactional in
+    PostgreSQL: an interrupted migration leaves the previous version intact.
+    ``conn`` is a psycopg connection in autocommit mode.
     """
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        version = current_version(conn)
-        if version > LATEST_VERSION:
-            return version  # the caller refuses a store newer than this code
-        if version == 0:
-            conn.execute("CREATE TABLE schema_version ("
-                         " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)")
-            for statement in latest_schema():
-                conn.execute(statement)
-            for number in range(1, LATEST_VERSION + 1):
-                conn.execute("INSERT INTO schema_version VALUES (%s, now())", (number,))
-            version = LATEST_VERSION
-        while version < LATEST_VERSION:
-            version += 1
-            for statement in UPGRADES[version]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version VALUES (%s, now())", (version,))
-    return version
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        with conn.transaction():
+            version = current_version(conn)
+            if version > LATEST_VERSION:
+                return version  # the caller refuses a store newer than this code
+            if version == 0:
+                conn.execute("CREATE TABLE schema_version ("
+                             " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)")
+                for statement in latest_schema():
+                    conn.execute(statement)
+                for number in range(1, LATEST_VERSION + 1):
+                    conn.execute("INSERT INTO schema_version VALUES (%s, now())", (number,))
+                version = LATEST_VERSION
+            while version < LATEST_VERSION:
+                version += 1
+                for statement in UPGRADES[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (%s, now())", (version,))
+        return version
+    finally:
+        if not conn.broken:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

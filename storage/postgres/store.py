@@ -58,7 +58,7 @@ def _stored(name: str, kind: Kind) -> str:
     if kind is Kind.TIME:
         # Whole seconds and the microseconds apart: every factor stays an exact float.
         return (f"timestamptz 'epoch' + ({name} / 1000000) * interval '1 second'"
-                f" + ({name} % 1000000) * interval '1 microsecond'")
+                f" + mod({name}, 1000000) * interval '1 microsecond'")
     if kind is Kind.BOOL:
         return f"{name}::integer"
     return name
@@ -77,15 +77,18 @@ def copy_sql() -> str:
 
 @functools.cache
 def move_sql(stamped: bool) -> str:
-    """Staged rows into the table, sorted by ``event_id``.
+    """Staged rows into the table, in arrival order (the heap order of the fresh staging table).
 
-    Sorted so that two consumers inserting the same ids (a reclaimed entry)
-    wait for each other in one order instead of deadlocking.
+    Not sorted by ``event_id``: rows keep the order SQLite gives them. Two
+    consumers inserting the same ids at the same moment (an entry reclaimed
+    from a slow, not dead, consumer) may then deadlock; PostgreSQL aborts one
+    of them with an OperationalError, which is transient: that window is
+    retried and its duplicates skipped.
     """
     columns = [*EVENT_COLUMNS, "ingested_at"] if stamped else list(EVENT_COLUMNS)
     values = [_stored(f.name, f.kind) for f in FIELDS] + (["%s"] if stamped else [])
     return (f"INSERT INTO {TABLE} ({', '.join(columns)}) "
-            f"SELECT {', '.join(values)} FROM {STAGING} ORDER BY event_id "
+            f"SELECT {', '.join(values)} FROM {STAGING} "
             f"ON CONFLICT (event_id) DO NOTHING")
 
 
