@@ -59,7 +59,16 @@ class PostgresReader:
 
     def outcome_counts(self, by: Sequence[str],
                        selection: Selection | None = None) -> list[tuple[Any, ...]]:
-        return self._fetch(*query.outcome_counts(by, selection, query.POSTGRES))
+        """Groups in SQLite's order (its GROUP BY sorts: NULL first, then by code point).
+
+        The order matters beyond looks: statistics summed over the groups in
+        another order differ in their last bits, and the same rows must give
+        the same JSON from either store.
+        """
+        groups = self._fetch(*query.outcome_counts(by, selection, query.POSTGRES))
+        width = len(by)
+        return sorted(groups, key=lambda row: tuple(
+            (False, 0) if value is None else (True, value) for value in row[:width]))
 
     def total(self, selection: Selection | None = None) -> int:
         return int(self._fetch(*query.total(selection, query.POSTGRES))[0][0])
@@ -74,6 +83,9 @@ class PostgresReader:
             raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
         sql, params = query.rows(columns, selection, query.POSTGRES_NUMBERED, ordered=ordered)
         with adbc.connect(self.url) as conn, conn.cursor() as cursor:
+            # Rows in heap (arrival) order, as SQLite gives them: a scan joining
+            # another one midway through a large table would start in the middle.
+            cursor.execute("SET synchronize_seqscans = off")
             cursor.execute(sql, params or None)
             for batch in cursor.fetch_record_batch():
                 for start in range(0, batch.num_rows, chunk_rows):
