@@ -46,7 +46,8 @@ class PostgresServer:
     """
 
     def __init__(self, *, port: int | None = None, listen: str = "127.0.0.1",
-                 prefix: list[str] | None = None, fsync: bool = True) -> None:
+                 prefix: list[str] | None = None, fsync: bool = True,
+                 trust_network: str | None = None) -> None:
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (initdb not found)")
@@ -55,6 +56,9 @@ class PostgresServer:
         self.listen = listen
         self.prefix = list(prefix or [])
         self.fsync = fsync
+        self.trust_network = trust_network
+        """A CIDR whose clients are trusted too (a private test network; initdb trusts
+        loopback only)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="rev-pg-")
         self.directory = Path(self._tmp.name)
         self.data = self.directory / "data"
@@ -76,6 +80,9 @@ class PostgresServer:
         if not self.data.exists():
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                       "--auth=trust", "-E", "UTF8", "--no-instructions")
+            if self.trust_network:
+                with (self.data / "pg_hba.conf").open("a") as hba:
+                    hba.write(f"host all all {self.trust_network} trust\n")
         options = (f"-p {self.port} -k {self.sockets} -c listen_addresses={self.listen} "
                    f"-c max_connections=200 -c fsync={'on' if self.fsync else 'off'}")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
