@@ -28,6 +28,7 @@ from analytics.rates import success_rates
 from analytics.trends import success_trend
 from rev_analytics.core.decode import decode_fields
 from rev_analytics.core.errors import AnalysisError
+from rev_analytics.prompt_analytics._common import aware
 from rev_analytics.prompt_analytics.errors import compatible
 from streams.producer import prepare
 
@@ -61,7 +62,8 @@ class MetricsCollector:
 
         The original's parameters, in its order; a measurement not given stays
         absent (not 0.0). ``fields`` are the wire contract's other optional
-        fields: ``timestamp`` (event time; default now), ``event_id``,
+        fields: ``timestamp`` (event time, a naive datetime is local time;
+        default now), ``event_id``,
         ``experiment_id``. Invalid values raise ``InvalidExecutionError`` (a
         ``ValueError`` and an ``InvalidEventError``) naming the field, before
         anything is written.
@@ -72,6 +74,8 @@ class MetricsCollector:
                  "difficulty_level": difficulty_level, "domain": domain, "cost": cost,
                  "error_type": error_type, "response_hash": response_hash,
                  "metadata": metadata, **fields}
+        if isinstance(given.get("timestamp"), datetime):
+            given["timestamp"] = aware(given["timestamp"])  # naive = local, as originally
         event = {"prompt_id": prompt_id, "template_id": template_id, "model_id": model_id,
                  "success": success, **{k: v for k, v in given.items() if v is not None}}
         if self.system.producer is not None:

@@ -73,7 +73,6 @@ class MetricsDatabase:
     def insert_metrics(self, metrics: PromptMetrics) -> str:
         """Store one execution at its own ``timestamp``; return its ``event_id``."""
         values = {name: getattr(metrics, name) for name in metrics.__dataclass_fields__}
-        values["timestamp"] = aware(metrics.timestamp)
         values["metadata"] = metrics.metadata or None
         return self.system.metrics_collector.record_prompt_execution(**values)
 

@@ -84,10 +84,8 @@ class OriginalSetup:
     def populate(self) -> None:
         """Seed the store (setup, not a usage under test: recorded with event times)."""
         collector = self.analytics.metrics_collector
-        for row in SAMPLE:
-            fields = dict(row)
-            fields["timestamp"] = fields["timestamp"].astimezone()  # the original's local time
-            collector.record_prompt_execution(**fields)
+        for row in SAMPLE:  # naive timestamps: local time, as the original's datetime.now()
+            collector.record_prompt_execution(**row)
 
     def close(self) -> None:
         self.analytics.stop_real_time_monitoring()
