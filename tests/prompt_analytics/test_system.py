@@ -209,3 +209,17 @@ def test_ab_test_keeps_the_originals_sign_and_the_real_result(
     as_dict = view.to_dict()
     assert as_dict["effect_size"] == view.effect_size
     assert as_dict["details"]["difference"] == pytest.approx(real.difference)
+
+
+def test_the_facade_only_delegates() -> None:
+    """No SQL and no statistics library in the facade: the store's reader and the
+    analytics modules do that work."""
+    package = Path(facade.__file__).parent
+    modules = sorted(package.glob("*.py"))
+    assert {m.stem for m in modules} >= {"system", "database", "collector", "statistics",
+                                         "visualization", "reporting", "integration"}
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
+        assert ".execute(" not in text and "SELECT " not in text, module.name
+        for library in ("numpy", "scipy", "statsmodels", "sklearn"):
+            assert f"import {library}" not in text and f"from {library}" not in text, module.name
