@@ -185,7 +185,6 @@ def _difference(counts: pd.DataFrame, previous: str, current: str, alpha: float,
 def _summaries(data: pd.DataFrame, order: list[str], alpha: float) -> list[ExperimentSummary]:
     overall = success_rates(data, (COLUMN,), alpha=alpha)
     by_template = success_rates(data, (COLUMN, "template_id"), alpha=alpha)
-    spans = data.groupby(COLUMN, observed=True)["timestamp"].agg(["min", "max"])
     summaries = []
     for experiment in order:
         rows = data[data[COLUMN] == experiment]
@@ -197,8 +196,8 @@ def _summaries(data: pd.DataFrame, order: list[str], alpha: float) -> list[Exper
         }
         summaries.append(ExperimentSummary(
             experiment_id=experiment,
-            first_event=pd.Timestamp(spans.loc[experiment, "min"]).to_pydatetime(),
-            last_event=pd.Timestamp(spans.loc[experiment, "max"]).to_pydatetime(),
+            first_event=rows["timestamp"].min().to_pydatetime(),
+            last_event=rows["timestamp"].max().to_pydatetime(),
             templates=tuple(sorted(rows["template_id"].unique().tolist())),
             models=tuple(sorted(rows["model_id"].unique().tolist())),
             overall=_rate(row),
