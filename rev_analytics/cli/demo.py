@@ -66,6 +66,13 @@ class DemoOptions:
     invalid_fraction: float
     metrics_port: int
     report: bool
+    repetitions: int = 5
+    """Runs of each prompt on each model."""
+    independent: bool = False
+    """A fresh prompt per execution instead of the templates' fixed prompt sets."""
+    experiments: bool = True
+    late_fraction: float = 0.02
+    """Share of executions whose event time lies hours or days before their neighbours'."""
 
 
 @dataclass(slots=True)
@@ -92,7 +99,11 @@ class _Publisher(threading.Thread):
     def run(self) -> None:
         options = self.options
         span = options.backfill_days * 86400.0
-        workload = Workload(options.seed, start=time.time() - span, span_seconds=span)
+        workload = Workload(
+            options.seed, start=time.time() - span, span_seconds=span,
+            repetitions=options.repetitions, independent=options.independent,
+            experiments=options.experiments, late_fraction=options.late_fraction,
+        )
         events = workload.labelled_wire_events(
             options.events, invalid_fraction=options.invalid_fraction
         )
