@@ -66,6 +66,13 @@ class DemoOptions:
     invalid_fraction: float
     metrics_port: int
     report: bool
+    repetitions: int = 5
+    """Runs of each prompt on each model."""
+    independent: bool = False
+    """A fresh prompt per execution instead of the templates' fixed prompt sets."""
+    experiments: bool = True
+    late_fraction: float = 0.02
+    """Share of executions whose event time lies hours or days before their neighbours'."""
 
 
 @dataclass(slots=True)
@@ -92,7 +99,11 @@ class _Publisher(threading.Thread):
     def run(self) -> None:
         options = self.options
         span = options.backfill_days * 86400.0
-        workload = Workload(options.seed, start=time.time() - span, span_seconds=span)
+        workload = Workload(
+            options.seed, start=time.time() - span, span_seconds=span,
+            repetitions=options.repetitions, independent=options.independent,
+            experiments=options.experiments, late_fraction=options.late_fraction,
+        )
         events = workload.labelled_wire_events(
             options.events, invalid_fraction=options.invalid_fraction
         )
@@ -225,15 +236,21 @@ def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
     from analytics.load import load_executions
     from analytics.rates import success_rates
 
-    frame = load_executions(db_path, columns=("template_id", "model_id", "success", "cost"))
+    # prompt_id makes the intervals prompt-clustered where prompts repeat (the
+    # simulator runs each template's fixed prompts many times, as REV does):
+    # Wilson on executions would be several times too narrow.
+    frame = load_executions(db_path, columns=("template_id", "prompt_id", "success"))
     rates = success_rates(frame, ("template_id",))
-    table = Table(title=f"success by template ({len(frame):,} executions, 95 % Wilson intervals)")
-    for name, justify in (("template", "left"), ("executions", "right"), ("success", "right"),
-                          ("95 % interval", "right")):
+    clustered = any(row.prompts is not None and row.prompts < row.n for row in rates.rows)
+    kind = "prompt-clustered" if clustered else "Wilson"
+    table = Table(title=f"success by template ({len(frame):,} executions, 95 % {kind} intervals)")
+    for name, justify in (("template", "left"), ("executions", "right"), ("prompts", "right"),
+                          ("success", "right"), ("95 % interval", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rates.rows:
         table.add_row(
-            escape(str(row.keys["template_id"])), f"{row.n:,}", f"{row.rate:.1%}",
+            escape(str(row.keys["template_id"])), f"{row.n:,}",
+            "" if row.prompts is None else f"{row.prompts:,}", f"{row.rate:.1%}",
             f"{row.ci_low:.1%} - {row.ci_high:.1%}",
         )
     return table, [str(row.keys["template_id"]) for row in rates.rows]

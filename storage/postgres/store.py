@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -147,7 +147,7 @@ class PostgresStore:
         return conn
 
     def insert_events(
-        self, events: Sequence[PromptEvent], ingested_at: float | None = None
+        self, events: Iterable[PromptEvent], ingested_at: float | None = None
     ) -> int:
         """Insert ``events`` in one transaction; return how many rows were new.
 

@@ -1,28 +1,39 @@
 """A seeded, realistic REV workload: what the analytics should find, known in advance.
 
-The catalogue is fixed (8 templates x 5 models); the seed only drives the
-sampling, so the truth behind any run is :meth:`Workload.ground_truth`:
+The pieces, one module each:
 
-* each template's success probability is ``sigmoid(base + discrimination *
-  model_skill + DIFFICULTY_LOGIT * (difficulty - 3))``: templates with a
-  large ``discrimination`` separate strong from weak models, the others give
-  every model about the same rate;
-* prompts are instances of a template (a fixed pool per template), each with
-  a fixed difficulty 1..5, so the same prompt runs on several models;
-* latency is lognormal per model and grows with response length; cost is
-  tokens times the model's price; verification and behavioural scores are
-  Beta-distributed around sensible means (behaviour correlates with success)
-  and ``quality_score`` is the design document's composite
-  (:mod:`streams.producer.quality`);
-* some failures carry an ``error_type`` (``timeout`` failures are slow);
-* ONE template (:data:`DEGRADING_TEMPLATE`) loses :data:`DEGRADATION_LOGIT`
-  from its success logit from the change point on, which lies at
-  :data:`CHANGE_FRACTION` of the event-time span.
+* :mod:`~streams.simulate.catalogue`: 8 templates x 5 models and the effects
+  planted in them (templates with a large ``discrimination`` separate strong
+  from weak models; :data:`DEGRADING_TEMPLATE` loses :data:`DEGRADATION_LOGIT`
+  from :data:`CHANGE_FRACTION` of the span on);
+* :mod:`~streams.simulate.prompts`: each template's fixed prompt set, stable
+  prompt ids with a latent, logit-normal difficulty and a prompt x model
+  interaction;
+* :mod:`~streams.simulate.schedule`: REV's rounds (every prompt of every
+  template on every model once per round, ``repetitions`` rounds), event times
+  with a daily cycle, late executions, the experiments;
+* :mod:`~streams.simulate.truth`: the ground truth;
+* :mod:`~streams.simulate.corruption`: malformed entries for the dead-letter path.
 
-Event times cover ``[start, start + span)`` with a daily traffic cycle (busiest
-around :data:`PEAK_HOUR_UTC`, :data:`DIURNAL_AMPLITUDE` around the mean) and
-come out in time order, with time-ordered UUIDv7 event ids derived from
-the seed, so runs are reproducible and friendly to the store's unique index.
+So by default the data is what REV produces: clustered by prompt within a
+template (an A/B test of two templates is ``clustered``) and paired across
+models (two models ran the same prompts: ``paired``). ``independent=True``
+gives the textbook case instead: a fresh prompt per execution, templates and
+models drawn by their traffic weights.
+
+Per execution: success ~ Bernoulli(sigmoid(base + discrimination * skill -
+difficulty + interaction)); latency is lognormal per model and grows with
+response length; cost is tokens times the model's price; verification and
+behavioural scores are Beta-distributed around sensible means (behaviour
+correlates with success) and ``quality_score`` is the design document's
+composite (:mod:`streams.producer.quality`); some failures carry an
+``error_type`` (``timeout`` failures are slow). ``experiment_id`` is the
+experiment running at the event time (``experiments=False``: none).
+
+Events come out in stream order with time-ordered UUIDv7 event ids and entry
+ids derived from the seed. Their event times follow that order unless
+``late_fraction`` > 0: then that share of executions arrives late, its event
+time hours or days before its neighbours' (what real workers produce).
 
 :func:`synthetic_prompt_events` yields decoded :class:`PromptEvent` records
 (the fast path for filling a store directly); :func:`synthetic_events` yields
@@ -46,201 +57,53 @@ import numpy.typing as npt
 from rev_analytics.core.encode import encode_event
 from rev_analytics.core.errors import ConfigError
 from rev_analytics.core.event import SCHEMA_VERSION, PromptEvent
+from streams.simulate.catalogue import (
+    CATALOGUE_SEED,
+    CHANGE_FRACTION,
+    DEGRADATION_LOGIT,
+    DEGRADING_TEMPLATE,
+    DIURNAL_AMPLITUDE,
+    ERROR_TYPE_PROBABILITY,
+    ERROR_TYPE_WEIGHTS,
+    ERROR_TYPES,
+    INTERACTION_SD,
+    MISSING_BEHAVIORAL,
+    MISSING_VERIFICATION,
+    MODELS,
+    PEAK_HOUR_UTC,
+    TEMPLATES,
+    ModelSpec,
+    TemplateSpec,
+)
+from streams.simulate.corruption import INVALID_KINDS, corrupt
+from streams.simulate.prompts import PromptSet, difficulty_levels, prompt_set, prompt_set_sizes
 from streams.simulate.quality import composite_quality_array
+from streams.simulate.schedule import (
+    EXPERIMENT_FRACTIONS,
+    Experiments,
+    Rounds,
+    TrafficClock,
+    late_delays,
+)
+from streams.simulate.truth import GroundTruth, sigmoid, success_tables
+
+__all__ = [
+    "CHANGE_FRACTION", "DEFAULT_REPETITIONS", "DEFAULT_SPAN_SECONDS", "DEGRADATION_LOGIT",
+    "DEGRADING_TEMPLATE", "DIURNAL_AMPLITUDE", "INVALID_KINDS", "MODELS", "PEAK_HOUR_UTC",
+    "TEMPLATES", "GroundTruth", "ModelSpec", "TemplateSpec", "Workload", "synthetic_events",
+    "synthetic_prompt_events",
+]
 
 DEFAULT_SPAN_SECONDS = 7 * 86400.0
+DEFAULT_REPETITIONS = 5
+"""Rounds: how many times each prompt runs on each model."""
 CHUNK = 8192
 """Events generated per vectorised step (fixed, so output never depends on it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateSpec:
-    """A prompt template of the simulated catalogue."""
-
-    template_id: str
-    domain: str
-    base_logit: float
-    """Success logit of an average model on a difficulty-3 prompt."""
-    discrimination: float
-    """How strongly model skill moves the success logit (high = separates models)."""
-    median_tokens: float
-    prompt_tokens: int
-    weight: float
-    """Relative traffic share."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """A model of the simulated catalogue."""
-
-    model_id: str
-    skill: float
-    median_latency: float
-    """Seconds for a response of the template's median length."""
-    latency_sigma: float
-    price_per_1k_tokens: float
-    verbosity: float
-    weight: float
-
-
-TEMPLATES: tuple[TemplateSpec, ...] = (
-    TemplateSpec("math_reasoning", "mathematical_reasoning", 0.3, 1.3, 320, 180, 1.4),
-    TemplateSpec("code_generation", "code", 0.1, 1.5, 520, 260, 1.2),
-    TemplateSpec("behavioral_probe", "behavioral", 0.9, 0.9, 240, 140, 1.6),
-    TemplateSpec("factual_recall", "factual", 2.2, 0.15, 90, 60, 1.0),
-    TemplateSpec("summarization", "summarization", 1.9, 0.25, 260, 900, 0.9),
-    TemplateSpec("adversarial_jailbreak", "safety", -0.6, 0.8, 150, 220, 0.7),
-    TemplateSpec("instruction_following", "instruction_following", 1.9, 0.35, 180, 120, 1.2),
-    TemplateSpec("translation", "multilingual", 1.4, 0.45, 200, 200, 0.8),
-)
-
-MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("gpt-4o", 1.1, 2.2, 0.35, 0.010, 1.1, 1.3),
-    ModelSpec("claude-3-5-sonnet", 1.0, 1.9, 0.30, 0.009, 1.2, 1.2),
-    ModelSpec("llama-3-70b", 0.3, 3.1, 0.45, 0.0009, 1.0, 1.0),
-    ModelSpec("mistral-large", 0.0, 1.6, 0.40, 0.004, 0.9, 0.8),
-    ModelSpec("llama-3-8b", -1.0, 0.7, 0.50, 0.0002, 0.8, 0.9),
-)
-
-DEGRADING_TEMPLATE = "instruction_following"
-DEGRADATION_LOGIT = -1.6
-CHANGE_FRACTION = 0.6
-DIFFICULTY_LOGIT = -0.45
-DIURNAL_AMPLITUDE = 0.5
-"""Traffic swings between 0.5x and 1.5x of its mean over a day."""
-PEAK_HOUR_UTC = 15.0
-PROMPTS_PER_TEMPLATE = 400
-DIFFICULTY_PROBABILITIES = (0.15, 0.25, 0.30, 0.20, 0.10)
-ERROR_TYPE_PROBABILITY = 0.35
-"""Share of failures that carry an ``error_type``."""
-ERROR_TYPES = ("timeout", "refusal", "format_error", "rate_limited", "context_overflow")
-ERROR_TYPE_WEIGHTS = (0.35, 0.25, 0.2, 0.1, 0.1)
-MISSING_BEHAVIORAL = 0.08
-"""Share of executions without a behavioural analysis (field absent)."""
-MISSING_VERIFICATION = 0.04
-"""Share of executions without a Merkle verification (field absent)."""
-
-# The catalogue's prompt pools are fixed, independent of the sampling seed,
-# so the ground truth is the same for every run.
-_CATALOGUE_SEED = 20240917
-
-
-def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _prompt_difficulties() -> npt.NDArray[np.int64]:
-    rng = np.random.default_rng(_CATALOGUE_SEED)
-    levels = np.arange(1, 6)
-    return rng.choice(levels, size=(len(TEMPLATES), PROMPTS_PER_TEMPLATE),
-                      p=DIFFICULTY_PROBABILITIES)
 
 
 def _weights(values: list[float]) -> npt.NDArray[np.float64]:
     array = np.asarray(values, dtype=np.float64)
     return array / array.sum()
-
-
-_TEMPLATE_IDS = [t.template_id for t in TEMPLATES]
-_MODEL_IDS = [m.model_id for m in MODELS]
-_DEGRADING_INDEX = _TEMPLATE_IDS.index(DEGRADING_TEMPLATE)
-_DIFFICULTY = _prompt_difficulties()
-_TEMPLATE_WEIGHTS = _weights([t.weight for t in TEMPLATES])
-_MODEL_WEIGHTS = _weights([m.weight for m in MODELS])
-_BASE = np.array([t.base_logit for t in TEMPLATES])
-_DISCRIMINATION = np.array([t.discrimination for t in TEMPLATES])
-_SKILL = np.array([m.skill for m in MODELS])
-
-
-@dataclass(frozen=True, slots=True)
-class GroundTruth:
-    """The true parameters behind a simulated run.
-
-    ``success[(template, model)]`` is the true success probability before the
-    change point (averaged over the template's prompt pool, which is sampled
-    uniformly); ``success_after_change`` is the same after it (different only
-    for ``degrading_template``).
-    """
-
-    success: dict[tuple[str, str], float]
-    success_after_change: dict[tuple[str, str], float]
-    degrading_template: str
-    change_time: datetime
-    start: datetime
-    end: datetime
-    template_weights: dict[str, float]
-    model_weights: dict[str, float]
-
-    def template_rate(self, template_id: str, *, after_change: bool = False) -> float:
-        """True success rate of a template over the simulated model mix."""
-        table = self.success_after_change if after_change else self.success
-        return sum(
-            weight * table[(template_id, model_id)]
-            for model_id, weight in self.model_weights.items()
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form: rates nested as ``{template: {model: rate}}``."""
-
-        def nest(table: dict[tuple[str, str], float]) -> dict[str, dict[str, float]]:
-            out: dict[str, dict[str, float]] = {}
-            for (template_id, model_id), rate in table.items():
-                out.setdefault(template_id, {})[model_id] = rate
-            return out
-
-        return {
-            "success": nest(self.success),
-            "success_after_change": nest(self.success_after_change),
-            "degrading_template": self.degrading_template,
-            "change_time": self.change_time.isoformat(),
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "template_weights": dict(self.template_weights),
-            "model_weights": dict(self.model_weights),
-        }
-
-
-INVALID_KINDS: tuple[str, ...] = (
-    "missing_template_id",
-    "empty_model_id",
-    "bad_success",
-    "score_out_of_range",
-    "negative_execution_time",
-    "future_timestamp",
-    "metadata_not_json",
-    "difficulty_out_of_range",
-    "newer_schema_version",
-    "control_character_in_prompt_id",
-    "prompt_id_too_long",
-)
-"""The kinds of malformed entries :func:`synthetic_events` can inject."""
-
-
-def _corrupt(fields: dict[str, str], kind: str) -> None:
-    if kind == "missing_template_id":
-        del fields["template_id"]
-    elif kind == "empty_model_id":
-        fields["model_id"] = ""
-    elif kind == "bad_success":
-        fields["success"] = "maybe"
-    elif kind == "score_out_of_range":
-        fields["quality_score"] = "1.7"
-    elif kind == "negative_execution_time":
-        fields["execution_time"] = "-3.2"
-    elif kind == "future_timestamp":
-        fields["timestamp"] = repr(time.time() + 3 * 86400.0)
-    elif kind == "metadata_not_json":
-        fields["metadata"] = "{not json"
-    elif kind == "difficulty_out_of_range":
-        fields["difficulty_level"] = "9"
-    elif kind == "newer_schema_version":
-        fields["schema_version"] = str(SCHEMA_VERSION + 98)
-    elif kind == "control_character_in_prompt_id":
-        fields["prompt_id"] = fields["prompt_id"] + "\x07"
-    elif kind == "prompt_id_too_long":
-        fields["prompt_id"] = fields["prompt_id"] + "/" + "x" * 300
-    else:  # pragma: no cover - INVALID_KINDS is the closed list
-        raise ValueError(kind)
 
 
 def _uuid7_texts(
@@ -264,12 +127,35 @@ def _none_for_nan(values: npt.NDArray[np.float64]) -> list[float | None]:
     return [None if v != v else v for v in values.tolist()]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A run of ``count`` executions over fixed prompt sets."""
+
+    count: int
+    prompt_sets: list[PromptSet]
+    rounds: Rounds
+    offsets: npt.NDArray[np.int64]
+    latent: npt.NDArray[np.float64]
+    level: npt.NDArray[np.int64]
+    interaction: npt.NDArray[np.float64]
+    prompt_ids: list[str]
+
+
 class Workload:
     """The simulated REV workload for one seed and one event-time span.
 
     ``start`` (tz-aware datetime or Unix seconds) defaults to ``now - span``
     so the events end now. Nothing is sampled at construction; each call to
     :meth:`prompt_events` / :meth:`wire_events` replays the same sequence.
+
+    ``repetitions``: rounds, i.e. runs of each prompt on each model (the prompt
+    sets are sized from the event count so that the rounds fill it);
+    ``independent``: a fresh prompt per execution instead (no clusters, no
+    pairs); ``experiments``: tag executions with the experiment running at
+    their event time; ``late_fraction``: share of executions whose event time
+    lies hours or days before their place in the stream. ``templates``,
+    ``models`` and ``catalogue_seed`` replace the catalogue (tests: e.g. two
+    templates alike, with a new draw of their prompt sets per replicate).
     """
 
     def __init__(
@@ -278,11 +164,24 @@ class Workload:
         *,
         start: datetime | float | None = None,
         span_seconds: float = DEFAULT_SPAN_SECONDS,
+        repetitions: int = DEFAULT_REPETITIONS,
+        independent: bool = False,
+        experiments: bool = True,
+        late_fraction: float = 0.0,
+        templates: tuple[TemplateSpec, ...] = TEMPLATES,
+        models: tuple[ModelSpec, ...] = MODELS,
+        catalogue_seed: int = CATALOGUE_SEED,
     ) -> None:
         if not (math.isfinite(span_seconds) and span_seconds > 0):
             raise ConfigError(f"span must be a positive number of seconds, got {span_seconds}")
         if seed < 0:
             raise ConfigError(f"seed must be >= 0, got {seed}")
+        if repetitions < 1:
+            raise ConfigError(f"repetitions must be >= 1, got {repetitions}")
+        if not 0.0 <= late_fraction <= 1.0:
+            raise ConfigError(f"late fraction must be in [0, 1], got {late_fraction}")
+        if not templates or not models:
+            raise ConfigError("the catalogue needs at least one template and one model")
         self.seed = seed
         self.span_seconds = float(span_seconds)
         if start is None:
@@ -293,51 +192,98 @@ class Workload:
             self.start = start.timestamp()
         else:
             self.start = float(start)
+        self.repetitions = repetitions
+        self.independent = independent
+        self.late_fraction = late_fraction
+        self.templates = templates
+        self.models = models
+        self.catalogue_seed = catalogue_seed
         self.change_seconds = self.start + CHANGE_FRACTION * self.span_seconds
-        self._time_grid: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
+        self.experiments = Experiments(self.start, self.span_seconds) if experiments else None
+        self._template_ids = [t.template_id for t in templates]
+        self._model_ids = [m.model_id for m in models]
+        self._degrading = (self._template_ids.index(DEGRADING_TEMPLATE)
+                           if DEGRADING_TEMPLATE in self._template_ids else -1)
+        self._template_weights = _weights([t.weight for t in templates])
+        self._model_weights = _weights([m.weight for m in models])
+        self._clock: TrafficClock | None = None
 
-    def ground_truth(self) -> GroundTruth:
-        """The true success probabilities, the degrading template and its change time."""
-        logits = (
-            _BASE[:, None, None]
-            + _DISCRIMINATION[:, None, None] * _SKILL[None, :, None]
-            + DIFFICULTY_LOGIT * (_DIFFICULTY[:, None, :] - 3)
-        )
-        before = _sigmoid(logits).mean(axis=2)
-        degraded = logits.copy()
-        degraded[_DEGRADING_INDEX] += DEGRADATION_LOGIT
-        after = _sigmoid(degraded).mean(axis=2)
+    # -- the truth ------------------------------------------------------------------------
 
-        def table(rates: npt.NDArray[np.float64]) -> dict[tuple[str, str], float]:
-            return {
-                (t, m): float(rates[i, j])
-                for i, t in enumerate(_TEMPLATE_IDS)
-                for j, m in enumerate(_MODEL_IDS)
-            }
+    def prompt_sets(self, count: int) -> list[PromptSet]:
+        """The templates' prompt sets a run of ``count`` executions uses (catalogue order)."""
+        _check_count(count)
+        sizes = prompt_set_sizes(count, self._template_weights, len(self.models),
+                                 self.repetitions)
+        return [prompt_set(t, int(size), len(self.models), catalogue_seed=self.catalogue_seed)
+                for t, size in zip(self.templates, sizes.tolist(), strict=True)]
+
+    def ground_truth(self, count: int | None = None) -> GroundTruth:
+        """The true success probabilities, the degrading template and its change time.
+
+        With ``count`` (and prompt sets), the rates are those of the prompt sets
+        a run of that size uses; without, those of the whole prompt population.
+        """
+        sets = None if self.independent or count is None else self.prompt_sets(count)
+        shift = np.zeros(len(self.templates))
+        before = success_tables(self.templates, self.models, sets, shift)
+        if self._degrading >= 0:
+            shift[self._degrading] = DEGRADATION_LOGIT
+        after = success_tables(self.templates, self.models, sets, shift)
 
         def moment(seconds: float) -> datetime:
             return datetime.fromtimestamp(seconds, UTC)
 
+        model_weights = (self._model_weights if self.independent
+                         else np.full(len(self.models), 1.0 / len(self.models)))
+        experiments = self.experiments.experiments if self.experiments else ()
+        changed = next((e.experiment_id for e, f in zip(experiments, EXPERIMENT_FRACTIONS,
+                                                        strict=False)
+                        if f == CHANGE_FRACTION), None)
         return GroundTruth(
-            success=table(before),
-            success_after_change=table(after),
+            success=before,
+            success_after_change=after,
             degrading_template=DEGRADING_TEMPLATE,
             change_time=moment(self.change_seconds),
             start=moment(self.start),
             end=moment(self.start) + timedelta(seconds=self.span_seconds),
-            template_weights=dict(zip(_TEMPLATE_IDS, _TEMPLATE_WEIGHTS.tolist(), strict=True)),
-            model_weights=dict(zip(_MODEL_IDS, _MODEL_WEIGHTS.tolist(), strict=True)),
+            template_weights=dict(zip(self._template_ids, self._template_weights.tolist(),
+                                      strict=True)),
+            model_weights=dict(zip(self._model_ids, model_weights.tolist(), strict=True)),
+            prompts_per_template=None if sets is None else {
+                s.template_id: s.size for s in sets},
+            repetitions=None if self.independent else self.repetitions,
+            experiments=experiments,
+            changed_experiment=changed if self._degrading >= 0 else None,
         )
 
+    # -- the events -----------------------------------------------------------------------
+
     def prompt_events(self, count: int) -> Iterator[PromptEvent]:
-        """``count`` decoded events in event-time order (the fast path for stores)."""
+        """``count`` decoded events in stream order (the fast path for stores)."""
         _check_count(count)
         return self._events(count)
 
+    def _plan(self, count: int) -> _Plan | None:
+        if self.independent:
+            return None
+        sets = self.prompt_sets(count)
+        sizes = np.array([s.size for s in sets], dtype=np.int64)
+        return _Plan(
+            count=count, prompt_sets=sets,
+            rounds=Rounds(sizes, len(self.models), self.seed),
+            offsets=np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64),
+            latent=np.concatenate([s.latent for s in sets]),
+            level=np.concatenate([s.level for s in sets]),
+            interaction=np.concatenate([s.interaction for s in sets]),
+            prompt_ids=[s.prompt_id(k) for s in sets for k in range(s.size)],
+        )
+
     def _events(self, count: int) -> Iterator[PromptEvent]:
         rng = np.random.default_rng(self.seed)
+        plan = self._plan(count)
         for first in range(0, count, CHUNK):
-            yield from self._chunk(rng, first, min(CHUNK, count - first), count)
+            yield from self._chunk(rng, first, min(CHUNK, count - first), count, plan)
 
     def wire_events(
         self, count: int, *, invalid_fraction: float = 0.0, live: bool = False
@@ -373,50 +319,60 @@ class Workload:
             kind = None
             if invalid_fraction and corruption.random() < invalid_fraction:
                 kind = INVALID_KINDS[int(corruption.integers(len(INVALID_KINDS)))]
-                _corrupt(fields, kind)
+                corrupt(fields, kind)
             yield fields, kind
 
-    def _event_times(self, quantiles: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        # Inverse of the cumulative traffic intensity, tabulated on a fine grid.
-        if self._time_grid is None:
-            grid = np.linspace(0.0, self.span_seconds, 20_001)
-            hours = ((self.start + grid) % 86400.0) / 3600.0
-            intensity = 1.0 + DIURNAL_AMPLITUDE * np.cos(2 * np.pi * (hours - PEAK_HOUR_UTC) / 24)
-            steps = (intensity[1:] + intensity[:-1]) / 2 * np.diff(grid)
-            cumulative = np.concatenate(([0.0], np.cumsum(steps)))
-            self._time_grid = (grid, cumulative / cumulative[-1])
-        grid, cumulative = self._time_grid
-        offsets = np.interp(quantiles, cumulative, grid)
-        return self.start + np.minimum(offsets, np.nextafter(self.span_seconds, 0.0))
+    def _who(
+        self, rng: np.random.Generator, index: npt.NDArray[np.int64], plan: _Plan | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str],
+               npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Template, model, prompt ids, logit of the prompt terms, difficulty level."""
+        size = index.size
+        if plan is None:  # a fresh prompt per execution
+            template = rng.choice(len(self.templates), size=size, p=self._template_weights)
+            model = rng.choice(len(self.models), size=size, p=self._model_weights)
+            standardized = rng.standard_normal(size)
+            sd = np.array([t.prompt_sd for t in self.templates])[template]
+            prompt_terms = -sd * standardized + INTERACTION_SD * rng.standard_normal(size)
+            ids = [f"{self._template_ids[t]}:x{i:09d}"
+                   for t, i in zip(template.tolist(), index.tolist(), strict=True)]
+            return template, model, ids, prompt_terms, difficulty_levels(standardized)
+        template, local, model = plan.rounds.assign(index)
+        flat = plan.offsets[template] + local
+        prompt_terms = -plan.latent[flat] + plan.interaction[flat, model]
+        ids = [plan.prompt_ids[i] for i in flat.tolist()]
+        return template, model, ids, prompt_terms, plan.level[flat]
 
     def _chunk(
-        self, rng: np.random.Generator, first: int, size: int, count: int
+        self, rng: np.random.Generator, first: int, size: int, count: int, plan: _Plan | None
     ) -> Iterator[PromptEvent]:
+        if self._clock is None:
+            self._clock = TrafficClock(self.start, self.span_seconds)
         index = np.arange(first, first + size, dtype=np.int64)
         quantiles = (index + rng.random(size)) / count  # stratified: sorted, no gaps
-        seconds = np.round(self._event_times(quantiles) * 1e6) / 1e6
-        template = rng.choice(len(TEMPLATES), size=size, p=_TEMPLATE_WEIGHTS)
-        model = rng.choice(len(MODELS), size=size, p=_MODEL_WEIGHTS)
-        prompt = rng.integers(0, PROMPTS_PER_TEMPLATE, size=size)
-        difficulty = _DIFFICULTY[template, prompt]
+        planned = np.round(self._clock.times(quantiles) * 1e6) / 1e6
+        seconds = planned
+        if self.late_fraction:
+            delays = late_delays(rng, size, self.late_fraction)
+            seconds = np.maximum(np.round((planned - delays) * 1e6) / 1e6, self.start)
+        template, model, prompt_ids, prompt_terms, difficulty = self._who(rng, index, plan)
 
-        logit = (
-            _BASE[template]
-            + _DISCRIMINATION[template] * _SKILL[model]
-            + DIFFICULTY_LOGIT * (difficulty - 3)
-        )
-        degraded = (template == _DEGRADING_INDEX) & (seconds >= self.change_seconds)
+        base = np.array([t.base_logit for t in self.templates])
+        discrimination = np.array([t.discrimination for t in self.templates])
+        skill = np.array([m.skill for m in self.models])
+        logit = base[template] + discrimination[template] * skill[model] + prompt_terms
+        degraded = (template == self._degrading) & (seconds >= self.change_seconds)
         logit = logit + np.where(degraded, DEGRADATION_LOGIT, 0.0)
-        success = rng.random(size) < _sigmoid(logit)
+        success = rng.random(size) < sigmoid(logit)
 
-        median_tokens = np.array([t.median_tokens for t in TEMPLATES])[template]
-        verbosity = np.array([m.verbosity for m in MODELS])[model]
+        median_tokens = np.array([t.median_tokens for t in self.templates])[template]
+        verbosity = np.array([m.verbosity for m in self.models])[model]
         tokens = np.maximum(1.0, rng.lognormal(np.log(median_tokens * verbosity), 0.45))
         tokens = np.where(success, tokens, tokens * rng.uniform(0.2, 1.0, size))
         response_length = np.rint(tokens * 4.0).astype(np.int64)
 
-        latency_median = np.array([m.median_latency for m in MODELS])[model]
-        sigma = np.array([m.latency_sigma for m in MODELS])[model]
+        latency_median = np.array([m.median_latency for m in self.models])[model]
+        sigma = np.array([m.latency_sigma for m in self.models])[model]
         execution_time = rng.lognormal(
             np.log(latency_median) + 0.6 * np.log(tokens / median_tokens), sigma
         )
@@ -427,15 +383,15 @@ class Workload:
         execution_time = np.where(timed_out, rng.uniform(30.0, 90.0, size), execution_time)
         execution_time = np.round(execution_time, 4)
 
-        prompt_tokens = np.array([t.prompt_tokens for t in TEMPLATES])[template]
-        price = np.array([m.price_per_1k_tokens for m in MODELS])[model]
+        prompt_tokens = np.array([t.prompt_tokens for t in self.templates])[template]
+        price = np.array([m.price_per_1k_tokens for m in self.models])[model]
         cost = np.round((prompt_tokens + tokens) / 1000.0 * price, 7)
 
         # Verification confidence tracks how well the template separates models.
-        disc_mean = 0.3 + 0.4 * _DISCRIMINATION[template] / _DISCRIMINATION.max()
+        disc_mean = 0.3 + 0.4 * discrimination[template] / max(discrimination.max(), 1e-9)
         verification = rng.beta(disc_mean * 24.0, (1.0 - disc_mean) * 24.0)
         behavioral_mean = np.clip(
-            0.48 + 0.12 * success - 0.03 * (difficulty - 3) + 0.04 * _SKILL[model], 0.05, 0.95
+            0.48 + 0.12 * success - 0.03 * (difficulty - 3) + 0.04 * skill[model], 0.05, 0.95
         )
         behavioral = rng.beta(behavioral_mean * 16.0, (1.0 - behavioral_mean) * 16.0)
         verification = np.where(rng.random(size) < MISSING_VERIFICATION, np.nan,
@@ -450,20 +406,23 @@ class Workload:
         segments = rng.integers(1, 9, size=size)
         depth = rng.integers(3, 12, size=size)
         tails = rng.integers(0, 2**62, size=size, dtype=np.uint64)
-        millis = np.floor(seconds * 1000.0).astype(np.int64)
+        # Ids are stamped when the event is published: its place in the stream.
+        millis = np.floor(planned * 1000.0).astype(np.int64)
 
-        template_ids = [_TEMPLATE_IDS[i] for i in template.tolist()]
-        domains = [TEMPLATES[i].domain for i in template.tolist()]
+        template_ids = [self._template_ids[i] for i in template.tolist()]
+        domains = [self.templates[i].domain for i in template.tolist()]
         error_types = [
             ERROR_TYPES[kind] if err else None
             for err, kind in zip(has_error.tolist(), error_kind.tolist(), strict=True)
         ]
+        experiment_ids: list[str | None] = (
+            list(self.experiments.ids_at(seconds)) if self.experiments else [None] * size)
         columns: tuple[list[Any], ...] = (
             _uuid7_texts(millis, index, tails),
             [f"{ms}-{i}" for ms, i in zip(millis.tolist(), index.tolist(), strict=True)],
-            [f"{t}:{p:04d}" for t, p in zip(template_ids, prompt.tolist(), strict=True)],
+            prompt_ids,
             template_ids,
-            [_MODEL_IDS[i] for i in model.tolist()],
+            [self._model_ids[i] for i in model.tolist()],
             np.round(seconds * 1e6).astype(np.int64).tolist(),
             success.tolist(),
             response_length.tolist(),
@@ -480,7 +439,7 @@ class Workload:
                 f'{{"segment_count":{s},"merkle_depth":{d}}}'
                 for s, d in zip(segments.tolist(), depth.tolist(), strict=True)
             ],
-            [None] * size,
+            experiment_ids,
             [SCHEMA_VERSION] * size,
         )
         yield from starmap(PromptEvent, zip(*columns, strict=True))
@@ -497,6 +456,10 @@ def synthetic_prompt_events(
     seed: int = 0,
     start: datetime | float | None = None,
     span_seconds: float = DEFAULT_SPAN_SECONDS,
+    repetitions: int = DEFAULT_REPETITIONS,
+    independent: bool = False,
+    experiments: bool = True,
+    late_fraction: float = 0.0,
 ) -> Iterator[PromptEvent]:
     """``count`` simulated, already-decoded events over ``[start, start + span)``.
 
@@ -504,8 +467,11 @@ def synthetic_prompt_events(
     into a store with ``SqliteStore.insert_events``. ``stream_id`` is a
     plausible entry id at the event's time. Same arguments, same events
     (pass ``start`` explicitly for that: its default is ``now - span``).
+    The other arguments are :class:`Workload`'s.
     """
-    return Workload(seed, start=start, span_seconds=span_seconds).prompt_events(count)
+    return Workload(seed, start=start, span_seconds=span_seconds, repetitions=repetitions,
+                    independent=independent, experiments=experiments,
+                    late_fraction=late_fraction).prompt_events(count)
 
 
 def synthetic_events(
@@ -515,11 +481,16 @@ def synthetic_events(
     start: datetime | float | None = None,
     span_seconds: float = DEFAULT_SPAN_SECONDS,
     invalid_fraction: float = 0.0,
+    repetitions: int = DEFAULT_REPETITIONS,
+    independent: bool = False,
+    experiments: bool = True,
+    late_fraction: float = 0.0,
 ) -> Iterator[dict[str, str]]:
     """``count`` simulated events as wire field dicts, ready for ``XADD``.
 
     See :meth:`Workload.wire_events` for ``invalid_fraction``.
     """
-    workload = Workload(seed, start=start, span_seconds=span_seconds)
+    workload = Workload(seed, start=start, span_seconds=span_seconds, repetitions=repetitions,
+                        independent=independent, experiments=experiments,
+                        late_fraction=late_fraction)
     return workload.wire_events(count, invalid_fraction=invalid_fraction)
-

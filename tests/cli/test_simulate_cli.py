@@ -192,3 +192,25 @@ def test_interrupt_reports_progress_and_exits_130(redis_url: str, stream_key: st
     # At most one pipeline (20 events at this rate) can be in flight when the signal lands.
     assert published - 20 <= int(match.group(1)) <= published < 100000
     assert "Traceback" not in err
+
+
+def test_fixed_prompt_sets_by_default_independent_and_no_experiments_on_request(
+    redis_url: str, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _simulate(redis_url, "sim:rev", "--events", "2000", "--repetitions", "4",
+                     "--backfill-days", "3") == 0
+    assert "fixed prompt sets x 4 runs on every model" in capsys.readouterr().out
+    events, _ = _decoded(redis_client, "sim:rev")
+    runs: dict[str, set[str]] = {}
+    for event in events:
+        runs.setdefault(event.prompt_id, set()).add(event.model_id)
+    assert len(runs) < 2000 / 4 and all(len(m) >= 4 for m in runs.values())
+    assert len({e.experiment_id for e in events}) == 4
+    assert all(re.fullmatch(r"exp-\d{4}-\d\d-\d\d-[a-d]", e.experiment_id or "") for e in events)
+
+    assert _simulate(redis_url, "sim:iid", "--events", "1000", "--independent",
+                     "--no-experiments") == 0
+    assert "independent executions" in capsys.readouterr().out
+    events, _ = _decoded(redis_client, "sim:iid")
+    assert len({e.prompt_id for e in events}) == 1000
+    assert {e.experiment_id for e in events} == {None}

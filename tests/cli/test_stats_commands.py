@@ -30,7 +30,7 @@ CONTRACT_KEYS = {"a", "b", "difference", "ci_low", "ci_high", "z", "p_value", "c
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("stats") / "store.db"
     with open_store(path) as db:
-        db.insert_events(synthetic_prompt_events(6000, seed=4, start=START))
+        db.insert_events(list(synthetic_prompt_events(6000, seed=4, start=START)))
     return path
 
 

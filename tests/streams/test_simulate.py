@@ -120,7 +120,7 @@ def _binomial_close(successes: int, n: int, truth: float) -> bool:
 
 
 def test_measured_success_matches_ground_truth(many_events: list[PromptEvent]) -> None:
-    truth = Workload(7, start=START, span_seconds=SPAN).ground_truth()
+    truth = Workload(7, start=START, span_seconds=SPAN).ground_truth(len(many_events))
     change = truth.change_time.timestamp()
     counts: dict[tuple[str, str, bool], list[int]] = defaultdict(lambda: [0, 0])
     for event in many_events:
@@ -258,3 +258,118 @@ def test_events_fit_the_store(db_path: Path) -> None:
 def test_bad_arguments_are_config_errors(call: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         call()  # type: ignore[operator]
+
+
+# -- REV's shape: fixed prompt sets, rounds on every model, experiments, late events ----------
+
+def _per_prompt(events: list[PromptEvent]) -> dict[str, dict[str, int]]:
+    runs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for event in events:
+        runs[event.prompt_id][event.model_id] += 1
+    return runs
+
+
+def test_every_prompt_runs_repetitions_times_on_every_model() -> None:
+    workload = Workload(3, start=START, span_seconds=SPAN, repetitions=4)
+    sets = workload.prompt_sets(20_000)
+    round_size = sum(s.size for s in sets) * len(MODELS)
+    events = list(workload.prompt_events(4 * round_size))  # exactly four rounds
+    runs = _per_prompt(events)
+    assert len(runs) == sum(s.size for s in sets)
+    assert all(set(m) == {x.model_id for x in MODELS} for m in runs.values())
+    assert {n for m in runs.values() for n in m.values()} == {4}
+    # Each template's prompts are its own: <template_id>:<k>.
+    assert all(p.rsplit(":", 1)[0] == e.template_id for e in events for p in [e.prompt_id])
+    # Rounds follow each other: the first quarter of the stream is the first round.
+    first = _per_prompt(events[:round_size])
+    assert {n for m in first.values() for n in m.values()} == {1}
+
+
+def test_prompt_sets_are_fixed_across_seeds_and_sizes() -> None:
+    small = Workload(1, start=START).prompt_sets(5_000)
+    large = Workload(2, start=START).prompt_sets(50_000)
+    for a, b in zip(small, large, strict=True):
+        assert a.template_id == b.template_id and a.size < b.size
+        assert (a.latent == b.latent[: a.size]).all() and (a.level == b.level[: a.size]).all()
+        assert (a.interaction == b.interaction[: a.size]).all()
+    levels: dict[str, set[int | None]] = defaultdict(set)
+    for seed in (1, 2):
+        for event in synthetic_prompt_events(3000, seed=seed, start=START):
+            levels[event.prompt_id].add(event.difficulty_level)
+    assert all(len(v) == 1 for v in levels.values())
+
+
+def test_intra_prompt_correlation_is_realistic(many_events: list[PromptEvent]) -> None:
+    from analytics.clustered import intraclass_correlation
+
+    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for event in many_events:
+        if event.template_id == DEGRADING_TEMPLATE:
+            continue  # its change point mixes two success levels within a prompt
+        cell = counts[(event.template_id, event.model_id, event.prompt_id)]
+        cell[0] += 1
+        cell[1] += event.success
+    keys = list(counts)
+    icc = intraclass_correlation([counts[k][0] for k in keys], [counts[k][1] for k in keys],
+                                 [f"{t}/{m}" for t, m, _ in keys])
+    assert icc is not None and 0.1 <= icc <= 0.25, icc
+
+
+def test_independent_mode_runs_a_fresh_prompt_each_time() -> None:
+    events = list(synthetic_prompt_events(5000, seed=2, start=START, independent=True))
+    assert len({e.prompt_id for e in events}) == 5000
+    models = defaultdict(int)
+    for event in events:
+        models[event.model_id] += 1
+    assert max(models.values()) / min(models.values()) > 1.3  # the models' traffic weights
+    truth = Workload(2, start=START, independent=True).ground_truth(5000)
+    assert truth.prompts_per_template is None and truth.repetitions is None
+
+
+def test_experiments_split_the_span_and_one_ships_the_change(
+    many_events: list[PromptEvent],
+) -> None:
+    truth = Workload(7, start=START, span_seconds=SPAN).ground_truth(len(many_events))
+    ids = [e.experiment_id for e in truth.experiments]
+    assert ids == ["exp-2026-03-01-a", "exp-2026-03-05-b", "exp-2026-03-09-c",
+                   "exp-2026-03-12-d"]
+    assert truth.changed_experiment == "exp-2026-03-09-c"
+    assert truth.experiments[2].start == truth.change_time
+    bounds = {e.experiment_id: e for e in truth.experiments}
+    seen = set()
+    for event in many_events:
+        experiment = bounds[event.experiment_id or ""]
+        assert experiment.start.timestamp() <= event.timestamp / 1e6 < experiment.end.timestamp()
+        seen.add(event.experiment_id)
+    assert seen == set(ids)
+    assert json.loads(json.dumps(truth.to_dict()))["changed_experiment"] == ids[2]
+    quiet = list(synthetic_prompt_events(100, seed=1, start=START, experiments=False))
+    assert {e.experiment_id for e in quiet} == {None}
+    assert Workload(1, experiments=False).ground_truth().experiments == ()
+
+
+def test_late_executions_put_event_times_out_of_order_across_days() -> None:
+    events = list(synthetic_prompt_events(20_000, seed=5, start=START, span_seconds=SPAN,
+                                          late_fraction=0.05))
+    times = [e.timestamp / 1e6 for e in events]
+    running_max, late, worst = 0.0, 0, 0.0
+    for t in times:
+        if t < running_max:
+            late += 1
+            worst = max(worst, running_max - t)
+        running_max = max(running_max, t)
+    assert 0.03 < late / len(events) < 0.07
+    assert worst > 86400  # some arrive more than a day late
+    assert min(times) >= START.timestamp()
+    ids = [e.event_id for e in events]
+    assert ids == sorted(ids)  # ids are stamped at publication: still time-ordered
+    wire = synthetic_events(20_000, seed=5, start=START, span_seconds=SPAN, late_fraction=0.05)
+    for record, fields in zip(events, wire, strict=True):
+        assert decode_entry(record.stream_id, fields, now=NOW) == record
+
+
+def test_repetitions_and_late_fraction_are_checked() -> None:
+    with pytest.raises(ConfigError, match="repetitions"):
+        Workload(repetitions=0)
+    with pytest.raises(ConfigError, match="late"):
+        Workload(late_fraction=2.0)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rev_analytics.cli.argtypes import fraction, positive_float, positive_int
+from rev_analytics.cli.commands.simulate import add_simulation_options
 from rev_analytics.cli.options import add_option
 from streams.consumer.settings import DEFAULT_METRICS_PORT
 
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
                help="port for /metrics on 127.0.0.1 (a free one is used if taken)")
     add_option(parser, "--no-report", action="store_true", help="skip the report at the end")
+    add_simulation_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,5 +44,7 @@ def run(args: argparse.Namespace) -> int:
         out=Path(args.out), events=args.events, rate=args.rate, seed=args.seed,
         backfill_days=args.backfill_days, invalid_fraction=args.invalid_fraction,
         metrics_port=args.metrics_port, report=not args.no_report,
+        repetitions=args.repetitions, independent=args.independent,
+        experiments=not args.no_experiments, late_fraction=args.late_fraction,
     )
     return run_demo(options)

@@ -4,8 +4,14 @@ Events come from :class:`streams.simulate.workload.Workload` (seeded), go out in
 pipelines through :class:`streams.producer.client.Producer` and, with ``--rate``,
 through a token bucket. By default event times are "now" as each event is
 published; ``--backfill-days D`` spreads them over the past D days instead,
-so reports have trends to show. ``--invalid-fraction`` mixes in malformed
+so reports have trends to show (and ``--late-fraction`` of them arrive late,
+event times out of order across days). ``--invalid-fraction`` mixes in malformed
 entries to exercise the dead-letter path.
+
+The workload is what REV produces: each template's fixed prompt set run
+``--repetitions`` times on every model (clustered and paired data), tagged with
+the experiment running at each event time; ``--independent`` gives a fresh
+prompt per execution instead, ``--no-experiments`` leaves ``experiment_id`` out.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ ORDER = 30
 EXTRA = "consumer"
 
 DEFAULT_BATCH = 500
+DEFAULT_REPETITIONS = 5
+"""Same as streams.simulate.workload.DEFAULT_REPETITIONS (not imported: numpy)."""
+DEFAULT_LATE_FRACTION = 0.02
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +65,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="share of deliberately malformed entries (dead-letter demo)")
     add_option(parser, "--batch-size", type=positive_int, default=DEFAULT_BATCH,
                help="entries per pipeline round trip")
+    add_simulation_options(parser)
+
+
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """What the workload looks like (shared with ``rev-analytics demo``)."""
+    add_option(parser, "--repetitions", type=positive_int, default=DEFAULT_REPETITIONS,
+               help="runs of each prompt on each model (the prompt sets are sized to fit "
+                    "--events)")
+    add_option(parser, "--independent", action="store_true",
+               help="a fresh prompt per execution (no repeated or shared prompts) instead of "
+                    "REV's fixed prompt sets")
+    add_option(parser, "--no-experiments", action="store_true",
+               help="publish no experiment_id (by default the span is split into four "
+                    "experiments exp-<date>-<letter>)")
+    add_option(parser, "--late-fraction", type=fraction, default=DEFAULT_LATE_FRACTION,
+               help="share of executions that arrive late, event time hours or days before "
+                    "their neighbours' (with --backfill-days)")
 
 
 def _batches(
@@ -81,10 +107,14 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     if args.backfill_days:
         span = args.backfill_days * 86400.0
-        workload = Workload(args.seed, start=now - span, span_seconds=span)
+        start, late = now - span, args.late_fraction
     else:
-        # Live: times are stamped at publication; the span only places the change point.
-        workload = Workload(args.seed, start=now, span_seconds=3600.0)
+        # Live: times are stamped at publication; the span only places the change point
+        # and the experiments.
+        start, span, late = now, 3600.0, 0.0
+    workload = Workload(args.seed, start=start, span_seconds=span, late_fraction=late,
+                        repetitions=args.repetitions, independent=args.independent,
+                        experiments=not args.no_experiments)
     events = workload.labelled_wire_events(
         args.events, invalid_fraction=args.invalid_fraction, live=not args.backfill_days
     )
@@ -127,9 +157,11 @@ def run(args: argparse.Namespace) -> int:
     elapsed = max(time.monotonic() - began, 1e-9)
     times = (f"event times over the past {args.backfill_days:g} days" if args.backfill_days
              else "event times = now")
+    data = ("independent executions" if args.independent
+             else f"fixed prompt sets x {args.repetitions} runs on every model")
     print(
         f"published {published} events ({invalid} deliberately invalid) to {args.stream} "
         f"on {redact_url(url)} in {elapsed:.2f} s ({published / elapsed:,.0f} events/s), "
-        f"seed {args.seed}, {times}"
+        f"seed {args.seed}, {times}, {data}"
     )
     return EXIT_OK
