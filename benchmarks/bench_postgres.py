@@ -10,7 +10,9 @@ drained in interleaved rounds by
   ``--consumer`` name in one group (as N hosts would run), into one new
   database on a private PostgreSQL server (fsync on, as in production).
 
-Each rate is measured from the first committed row to the last (the
+All consumers of a contender start draining at the same moment (the group
+starts at the stream's end; once every process has joined it, its position
+moves to the start). Each rate is measured from the first committed row to the last (the
 ``prompt_outcomes`` total is polled: exact, and cheap to read), so start-up
 is left out alike; the best round of each contender is compared. Target: 2
 consumers into PostgreSQL >= 1.6x one.
@@ -57,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
+import redis  # noqa: E402
 
 from benchmarks.bench_ingest import consume_command, publish  # noqa: E402
 from storage import open_store  # noqa: E402
@@ -104,14 +107,39 @@ def timed_drain(committed: Callable[[], int], count: int, alive: Callable[[], bo
     return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
 
 
+def start_together(redis_url: str, stream: str, group: str, commands: list[list[str]]
+                   ) -> list[subprocess.Popen[bytes]]:
+    """Start ``commands`` (consumers of ``group``) so that they all begin draining at once.
+
+    The group is created at the end of the stream, so nothing is delivered
+    while the processes start (a second process's start-up takes longer than
+    a whole short drain by the first); once every consumer has registered in
+    the group, ``XGROUP SETID 0`` hands them the backlog together.
+    """
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(stream, group, id="$")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    children = [subprocess.Popen(command, env=env) for command in commands]
+    deadline = time.monotonic() + 120
+    while len(client.xinfo_consumers(stream, group)) < len(commands):
+        if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+            raise RuntimeError("the consumers did not all start")
+        time.sleep(0.05)
+    client.xgroup_setid(stream, group, "0")
+    client.close()
+    return children
+
+
 def run_consumers(redis_url: str, stream: str, group: str, db: str, count: int,
                   processes: int, committed: Callable[[], int]) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    children = []
+    if processes > 1:  # the schema first: not part of any drain
+        open_store(db).close()
+    commands = []
     for number in range(processes):
         command = consume_command(redis_url, stream, group, db)
         command[command.index("--consumer") + 1] = f"{group}-{number}"
-        children.append(subprocess.Popen(command, env=env))
+        commands.append(command)
+    children = start_together(redis_url, stream, group, commands)
     try:
         return timed_drain(committed, count,
                            lambda: all(child.poll() is None for child in children))
@@ -135,8 +163,8 @@ def _cpu_seconds(processes: list[psutil.Process]) -> float:
 def cpu_per_event(redis_server: RedisServer, pg: PostgresServer, stream: str, group: str,
                   db: str, count: int, committed: Callable[[], int]) -> dict[str, float]:
     """Microseconds of CPU per committed event: consumer, PostgreSQL server, Redis."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen(consume_command(redis_server.url, stream, group, db), env=env)
+    child, = start_together(redis_server.url, stream, group,
+                            [consume_command(redis_server.url, stream, group, db)])
     consumer = psutil.Process(child.pid)
     assert redis_server.process is not None
     redis_process = psutil.Process(redis_server.process.pid)
