@@ -186,3 +186,16 @@ def test_a_missing_driver_is_one_line_naming_the_pip_install(
     with pytest.raises(ConfigError, match=r"pip install 'rev-analytics\[postgresql\]'"):
         open_store(pg_url)
 
+
+
+def test_a_writers_session_is_dropped_by_the_server_soon_after_its_client_vanishes(
+        pg_url: str) -> None:
+    """A consumer cut off mid-commit holds row locks the others wait for: not for 2 hours."""
+    with open_store(pg_url) as store:
+        assert isinstance(store, PostgresStore)
+        conn = store._connection()
+        shown = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                 for name in ("tcp_keepalives_idle", "tcp_keepalives_count",
+                              "idle_in_transaction_session_timeout", "tcp_user_timeout")}
+    assert shown == {"tcp_keepalives_idle": "5", "tcp_keepalives_count": "3",
+                     "idle_in_transaction_session_timeout": "30s", "tcp_user_timeout": "10000"}
