@@ -140,7 +140,9 @@ def test_three_hosts_one_killed_one_cut_off_store_every_event_once(
         # until the server drops the dead session (keepalives, ~11 s).
         wait_for(lambda: pending(client, STREAM, "host-2") == 0, 45,
                  "host 2's entries reclaimed while it is cut off")
-        time.sleep(CLAIM_IDLE)
+        # ...and until host 2 has noticed the outage itself (its calls time out).
+        wait_for(lambda: "unreachable" in consumers[1].text()
+                 or "failed" in consumers[1].text(), 30, "host 2 noticing the cut")
         hosts[1].restore()
 
         publisher.join(120)
@@ -157,7 +159,8 @@ def test_three_hosts_one_killed_one_cut_off_store_every_event_once(
         assert orphaned > 0, "host 1 was killed holding no entries: the test proved nothing"
         assert pending(client, STREAM, "host-1") == 0  # reclaimed by a survivor
         assert cut_holding > 0
-        assert "reachable again" in consumers[1].text()  # host 2 noticed the cut, and recovered
+        wait_for(lambda: "reachable again" in consumers[1].text()
+                 or "succeeded again" in consumers[1].text(), 30, "host 2 recovering")
 
         for consumer in consumers[1:]:
             consumer.process.send_signal(signal.SIGTERM)
