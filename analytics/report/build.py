@@ -356,17 +356,16 @@ def experiments_section(view: ExperimentView | None, confidence: float) -> Secti
                        ["No execution in the range carries an experiment_id, so there is no "
                         "per-experiment view."], available=False)
     summary_columns = {"experiment_id": "experiment", "first_event": "first event",
-                       "last_event": "last event", "templates": "templates",
-                       "models": "models", "n": "executions", "prompts": "prompts",
+                       "last_event": "last event", "n": "executions", "prompts": "prompts",
                        "rate": "success rate", "ci_low": "CI low", "ci_high": "CI high"}
     summary_rows = [{"experiment_id": e.experiment_id, "first_event": e.first_event,
-                     "last_event": e.last_event, "templates": len(e.templates),
-                     "models": len(e.models), **e.overall.to_dict()} for e in view.experiments]
-    change_columns = {"experiment_id": "experiment", "previous_id": "against",
-                      "template_id": "template", "rate_before": "rate before",
-                      "rate_after": "rate after", "difference": "difference",
+                     "last_event": e.last_event, **e.overall.to_dict()}
+                    for e in view.experiments]
+    change_columns = {"experiment_id": "experiment", "template_id": "template",
+                      "rate_before": "rate before", "rate_after": "rate after",
+                      "difference": "difference",
                       "ci_low": "CI low", "ci_high": "CI high", "design": "design",
-                      "p_value": "p", "p_adjusted": "p (Holm)", "significant": "significant"}
+                      "p_adjusted": "p (Holm)", "significant": "significant"}
     change_rows = []
     for change in view.changes:
         rows = [("all templates", change.overall)] if change.overall else []
@@ -398,10 +397,10 @@ def experiments_section(view: ExperimentView | None, confidence: float) -> Secti
     return Section(
         "experiments", title, paragraphs,
         [Table(summary_columns, summary_rows, "Experiments",
-               kinds={"templates": Kind.COUNT, "models": Kind.COUNT, "prompts": Kind.COUNT}),
+               kinds={"prompts": Kind.COUNT}),
          Table(change_columns, change_rows,
-               "Change against the previous experiment (significant first)",
-               kinds={"ci_low": Kind.POINTS, "ci_high": Kind.POINTS, "design": Kind.TEXT,
+               "Change against the previous experiment, per template (significant first)",
+               kinds={"ci_low": Kind.POINTS, "ci_high": Kind.POINTS, "design": Kind.ID,
                       "template_id": Kind.ID}),
          Table(ran_columns, ran_rows, "What each experiment ran",
                kinds={"templates": Kind.TEXT, "models": Kind.TEXT})],

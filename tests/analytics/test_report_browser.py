@@ -287,12 +287,13 @@ def test_experiments_section_shows_each_experiment_and_the_change(
             "#experiments table", "tables => tables.map(t => [...t.tBodies[0].rows].map("
             "r => [...r.cells].map(c => c.textContent)))")
         assert [row[0] for row in summary] == [e["experiment_id"] for e in view["experiments"]]
-        assert all(re.fullmatch(r"\d+\.\d%", row[7].replace(" ", "")) for row in summary)
+        assert all(re.fullmatch(r"\d+\.\d%", row[5].replace(" ", "")) for row in summary)
         # The significant change comes first in its experiment's rows, in points.
-        flagged = [row for row in changes if row[-1] == "yes" and row[2] != "all templates"]
-        assert [row[2] for row in flagged] == ["instruction_following"]
-        assert re.fullmatch(r"-\d+\.\d pp", flagged[0][5])
-        assert flagged[0][8] == "paired"
+        flagged = [row for row in changes if row[-1] == "yes" and row[1] != "all templates"]
+        assert [row[1] for row in flagged] == ["instruction_following"]
+        assert re.fullmatch(r"-\d+\.\d pp", flagged[0][4])
+        assert flagged[0][7] == "paired"
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
         tokens, broken = page.eval_on_selector_all(
             "#experiments th, #experiments td, #experiments > p", BROKEN_TOKENS_JS)
         assert tokens > 200 and broken == []
