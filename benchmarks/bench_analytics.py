@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 from analytics.abtest import ab_test, run_ab_test  # noqa: E402
 from analytics.analyze import run_analysis  # noqa: E402
 from analytics.correlation import correlations  # noqa: E402
-from analytics.load import STATISTICS_COLUMNS, load_executions, typed  # noqa: E402
+from analytics.load import STATISTICS_COLUMNS, load_executions  # noqa: E402
 from analytics.prediction import predict_success  # noqa: E402
 from benchmarks.measure import peak_rss_mb  # noqa: E402
 from storage import open_store  # noqa: E402
@@ -100,7 +100,11 @@ def naive_load(path: Path) -> pd.DataFrame:
     """The baseline: every column through pandas.read_sql, then the same typing."""
     with sqlite3.connect(path) as conn:
         frame = pd.read_sql(f"SELECT * FROM {TABLE} ORDER BY timestamp", conn)
-    return typed(frame)
+    # What a user would do next: event time (integer microseconds) as UTC
+    # datetimes and success as bool, the typing our loader delivers.
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="us", utc=True)
+    frame["success"] = frame["success"].astype(bool)
+    return frame
 
 
 def one_forest_fit(sample: pd.DataFrame) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rev_analytics.core.errors import ConfigError
 from storage.base import Store
 from storage.location import StoreLocation, parse_location
 
@@ -25,4 +24,9 @@ def open_store(
         from storage.sqlite.store import SqliteStore
 
         return SqliteStore(location.target, busy_timeout=busy_timeout, read_only=read_only)
-    raise ConfigError(f"--db {location}: PostgreSQL stores are not available in this build")
+    from storage.postgres import require
+
+    require("psycopg")
+    from storage.postgres.store import PostgresStore
+
+    return PostgresStore(location.target, busy_timeout=busy_timeout, read_only=read_only)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 from rev_analytics.core.event import PromptEvent
@@ -15,7 +15,7 @@ class Store(Protocol):
     """Errors after which the same commit may succeed later (locked, unreachable, disk full):
     the consumer retries them with backoff and acknowledges nothing meanwhile."""
 
-    def insert_events(self, events: Sequence[PromptEvent]) -> int:
+    def insert_events(self, events: Iterable[PromptEvent]) -> int:
         """Insert ``events`` in one transaction; return how many rows were new."""
 
     def count(self) -> int:

@@ -20,11 +20,16 @@ from storage.selection import Selection, as_utc
 @dataclass(frozen=True, slots=True)
 class Dialect:
     placeholder: str
+    """The parameter mark; with ``numbered``, its prefix (``$`` gives ``$1``, ``$2``, ...)."""
     time_value: Callable[[datetime], Any]
+    numbered: bool = False
 
 
 SQLITE = Dialect("?", lambda moment: micros_from_datetime(as_utc(moment)))
 POSTGRES = Dialect("%s", as_utc)
+"""psycopg's marks."""
+POSTGRES_NUMBERED = Dialect("$", as_utc, numbered=True)
+"""The server's own numbered marks, as ADBC's PostgreSQL driver binds them."""
 
 COUNT_KEYS: tuple[str, ...] = (*OUTCOME_KEYS, "domain", "difficulty_level")
 """Columns :func:`outcome_counts` can group by."""
@@ -35,16 +40,22 @@ def where(selection: Selection | None, dialect: Dialect) -> tuple[str, list[Any]
     selection = selection or Selection()
     clauses: list[str] = []
     params: list[Any] = []
-    mark = dialect.placeholder
+
+    def mark() -> str:
+        return f"${len(params)}" if dialect.numbered else dialect.placeholder
+
     if selection.since is not None:
-        clauses.append(f"timestamp >= {mark}")
         params.append(dialect.time_value(selection.since))
+        clauses.append(f"timestamp >= {mark()}")
     if selection.until is not None:
-        clauses.append(f"timestamp < {mark}")
         params.append(dialect.time_value(selection.until))
+        clauses.append(f"timestamp < {mark()}")
     for column, values in selection.id_filters():
-        clauses.append(f"{column} IN ({', '.join(mark for _ in values)})")
-        params.extend(values)
+        marks = []
+        for value in values:
+            params.append(value)
+            marks.append(mark())
+        clauses.append(f"{column} IN ({', '.join(marks)})")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

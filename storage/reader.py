@@ -28,7 +28,7 @@ from typing import Any, Protocol, Self
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rev_analytics.core.errors import ConfigError, StorageError
+from rev_analytics.core.errors import StorageError
 from rev_analytics.core.fields import Kind
 from storage import query
 from storage.arrow import arrow_schema
@@ -224,4 +224,9 @@ def open_reader(db: str | Path | StoreLocation | sqlite3.Connection) -> StoreRea
         if location.target == ":memory:":
             raise StorageError("an in-memory store can only be read through its own connection")
         return SqliteReader(Path(location.target))
-    raise ConfigError(f"--db {location}: PostgreSQL stores are not available in this build")
+    from storage.postgres import require
+
+    require("psycopg", "adbc_driver_postgresql")
+    from storage.postgres.reader import PostgresReader
+
+    return PostgresReader(location.target)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
+from tests.postgres_server import PostgresServer, fresh_database, postgres_bin_dir
 from tests.redis_server import RedisServer
 
 if TYPE_CHECKING:
@@ -41,6 +42,21 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, protocol=2)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server per test worker (never the machine's on 5432)."""
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on the private server."""
+    return fresh_database(postgres_server)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def test_readme_starts_with_the_demo_and_the_test_command_ci_runs() -> None:
     first_block = re.search(r"```bash\n(.*?)```", README, re.S)
     assert first_block is not None
     lines = [line.split("#")[0].strip() for line in first_block.group(1).strip().splitlines()]
-    assert lines[0] == "pip install . && rev-analytics demo"
+    assert lines[0] == "pip install '.[all]' && rev-analytics demo"
     assert lines[1] == "pip install -e '.[test]' && python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "\npython -m pytest\n" in ci

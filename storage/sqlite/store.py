@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
@@ -115,7 +115,7 @@ class SqliteStore:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
 
     def insert_events(
-        self, events: Sequence[PromptEvent], ingested_at: float | None = None
+        self, events: Iterable[PromptEvent], ingested_at: float | None = None
     ) -> int:
         """Insert ``events`` in one transaction; return how many rows were new.
 
@@ -125,10 +125,13 @@ class SqliteStore:
         not acknowledge anything from this batch. ``ingested_at`` (Unix
         seconds) overrides the store's clock, for reproducible test data.
         """
-        rows: Sequence[tuple[object, ...]] = events
+        # A generator is welcome (the simulator's workloads are generators); the
+        # multi-row statements below slice, so it is materialised once.
+        rows: Sequence[tuple[object, ...]] = (
+            events if isinstance(events, Sequence) else list(events))
         if ingested_at is not None:
             stamp = micros_from_seconds(ingested_at)
-            rows = [(*event, stamp) for event in events]
+            rows = [(*event, stamp) for event in rows]
         inserted = 0
         with self.conn:
             for start in range(0, len(rows), ROWS_PER_STATEMENT):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rev_analytics.core.errors import ConfigError
 from rev_analytics.core.wire import DEFAULT_GROUP, DEFAULT_STREAM, dead_letter_stream
 from storage.location import StoreLocation, parse_location
+from storage.postgres import require as require_postgres
 
 DEFAULT_METRICS_PORT = 9464
 
@@ -78,7 +79,9 @@ class ConsumerSettings:
             if not getattr(self, name):
                 raise ConfigError(f"{name.replace('_', '-')} must not be empty")
 
-        parse_location(self.db)  # a bad --db is bad input at start-up, not later
+        # A bad --db, or one whose driver is not installed, is bad input at start-up.
+        if not parse_location(self.db).is_sqlite:
+            require_postgres("psycopg")
 
     @property
     def store_location(self) -> StoreLocation:

@@ -49,6 +49,8 @@ def test_demo_runs_everything_and_leaves_nothing_running(tmp_path: Path) -> None
     assert 0 < dead < 100  # the demo's deliberate 0.5 % of malformed events
     assert (tmp_path / "report" / "report.html").is_file()
     assert "success by template" in output
+    # The simulator repeats each template's prompts: the intervals say they account for it.
+    assert "95 % prompt-clustered intervals" in output
     # Piped output is not wrapped at 80 columns: each next step is one whole command line.
     lines = output.splitlines()
     db, report = tmp_path / "analytics.db", tmp_path / "report"

@@ -131,7 +131,8 @@ def test_in_memory_store_works_across_calls() -> None:
         memory.metrics_collector.record_prompt_execution("p", "t", "m", True, cost=0.1)
         memory.metrics_collector.record_prompt_execution("q", "t", "m", False)
         assert len(memory.load()) == 2
-        assert memory.rev_integration.sync_with_experiment_tracking("none")["executions"] == 0
+        with pytest.raises(ValueError, match="No data for experiment 'none'"):
+            memory.rev_integration.sync_with_experiment_tracking("none")
 
 
 def test_integrate_accepts_both_spellings(system: facade.PromptAnalyticsSystem) -> None:
@@ -146,3 +147,79 @@ def test_integrate_accepts_both_spellings(system: facade.PromptAnalyticsSystem) 
     with pytest.raises(InvalidEventError, match="model_id"):
         facade.integrate_with_rev_pipeline(system, {"prompt_id": "p", "template_id": "t",
                                                     "success": True})
+
+
+def test_experiment_sync_returns_the_experiments_figures_from_the_store(
+    system: facade.PromptAnalyticsSystem,
+) -> None:
+    start = datetime.now(UTC) - timedelta(hours=5)
+    record = system.metrics_collector.record_prompt_execution
+    for i in range(30):  # exp-1: t1 on m1 (20 runs, 15 successes), t2 on m2 (10 runs, 2)
+        template, model, success = ("t1", "m1", i % 4 != 0) if i < 20 else ("t2", "m2", i < 22)
+        record(f"p{i}", template, model, success, experiment_id="exp-1",
+               timestamp=start + timedelta(minutes=i))
+    record("other", "t1", "m1", False, experiment_id="exp-2")
+    record("none", "t1", "m1", False)
+    sync = system.rev_integration.sync_with_experiment_tracking("exp-1")
+    assert sync["sync_status"] == "completed" and sync["metrics_synced"] is True
+    assert (sync["executions"], sync["successes"]) == (30, 17)
+    assert sync["success_rate"] == pytest.approx(17 / 30)
+    low, high = sync["success_rate_ci"]
+    assert low < 17 / 30 < high
+    assert sync["first_event"] == start
+    assert sync["last_event"] - sync["first_event"] == timedelta(minutes=29)
+    cells = {(row["template_id"], row["model_id"]): row for row in sync["template_models"]}
+    assert set(cells) == {("t1", "m1"), ("t2", "m2")}
+    assert (cells["t1", "m1"]["n"], cells["t1", "m1"]["successes"]) == (20, 15)
+    assert cells["t2", "m2"]["ci_low"] < 0.2 < cells["t2", "m2"]["ci_high"]
+    assert {row["template_id"]: row["n"] for row in sync["templates"]} == {"t1": 20, "t2": 10}
+    assert {row["model_id"]: row["n"] for row in sync["models"]} == {"m1": 20, "m2": 10}
+    with pytest.raises(facade.UnknownExperimentError) as raised:
+        system.rev_integration.sync_with_experiment_tracking("exp-404")
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, NothingToReportError)
+
+
+def test_errors_are_value_errors_and_the_projects_own(
+    system: facade.PromptAnalyticsSystem,
+) -> None:
+    with pytest.raises(NothingToReportError) as empty:
+        system.reporting_system.generate_comprehensive_report(days=7)
+    assert isinstance(empty.value, ValueError) and "no data" in str(empty.value).lower()
+    with pytest.raises(InvalidEventError) as invalid:
+        system.metrics_collector.record_prompt_execution("p", "t", "m", True, cost=-1.0)
+    assert isinstance(invalid.value, ValueError) and invalid.value.field == "cost"
+    with pytest.raises(ValueError, match="No data available for export"):
+        system.export_historical_data(days=7, format="json")
+    seed(system, 60)
+    with pytest.raises(ValueError, match="Unsupported export format"):
+        system.export_historical_data(days=7, format="xml")
+    with pytest.raises(ValueError, match="Insufficient sample size"):
+        system.statistical_analysis.run_ab_test("tpl_good", "tpl_bad", min_sample_size=10**6)
+
+
+def test_ab_test_keeps_the_originals_sign_and_the_real_result(
+    system: facade.PromptAnalyticsSystem,
+) -> None:
+    seed(system)
+    view = system.statistical_analysis.run_ab_test("tpl_good", "tpl_bad", min_sample_size=5)
+    real = view.details
+    assert view.difference == pytest.approx(view.success_rate_a - view.success_rate_b)
+    assert view.difference == -real.difference and view.effect_size == -real.cohens_h
+    assert view.confidence_interval == (-real.ci_high, -real.ci_low)
+    as_dict = view.to_dict()
+    assert as_dict["effect_size"] == view.effect_size
+    assert as_dict["details"]["difference"] == pytest.approx(real.difference)
+
+
+def test_the_facade_only_delegates() -> None:
+    """No SQL and no statistics library in the facade: the store's reader and the
+    analytics modules do that work."""
+    package = Path(facade.__file__).parent
+    modules = sorted(package.glob("*.py"))
+    assert {m.stem for m in modules} >= {"system", "database", "collector", "statistics",
+                                         "visualization", "reporting", "integration"}
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
+        assert ".execute(" not in text and "SELECT " not in text, module.name
+        for library in ("numpy", "scipy", "statsmodels", "sklearn"):
+            assert f"import {library}" not in text and f"from {library}" not in text, module.name

@@ -30,6 +30,14 @@ def test_insert_is_idempotent_on_event_id(db_path: Path) -> None:
         assert store.count() == 3
 
 
+def test_insert_takes_any_iterable_of_events(db_path: Path) -> None:
+    """A generator (the simulator's workloads are generators) inserts like a list."""
+    with open_store(db_path) as store:
+        assert store.insert_events(event(f"g{i}") for i in range(3001)) == 3001
+        assert store.insert_events(iter([event("g0"), event("x")]), ingested_at=1.0) == 1
+        assert store.count() == 3002
+
+
 def test_memory_database_keeps_its_rows_across_calls() -> None:
     # The design document's implementation opened a new connection per call,
     # so ":memory:" lost everything between calls.

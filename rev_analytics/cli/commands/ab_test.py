@@ -22,7 +22,8 @@ EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store to read: a SQLite file or a postgresql:// URL")
     add_option(parser, "--a", required=True, metavar="TEMPLATE", help="the control template")
     add_option(parser, "--b", required=True, metavar="TEMPLATE", help="the variant template")
     add_option(parser, "--model", metavar="MODEL",

@@ -13,6 +13,7 @@ from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
 from rev_analytics.core.errors import ConfigError
+from storage.location import parse_location
 
 if TYPE_CHECKING:  # the statistics stack loads in run(): every CLI start-up would pay for it
     from rich.console import Console
@@ -28,7 +29,8 @@ TOP = 15
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store to read: a SQLite file or a postgresql:// URL")
     add_selection_options(parser)
     add_option(parser, "--alpha", type=float, default=0.05,
                help="significance level for every test and interval")
@@ -176,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         frame = load_executions(args.db, selection, columns=ANALYSIS_INPUT_COLUMNS)
         if frame.empty:
             bar.stop()
-            print(f"nothing to analyse: no executions in {describe(selection)} of {args.db}")
+            print(f"nothing to analyse: no executions in {describe(selection)} "
+                  f"of {parse_location(args.db)}")
             return 0
         if args.baseline is not None and not (frame["template_id"] == args.baseline).any():
             raise ConfigError(f"--baseline {args.baseline!r} has no executions in the range")

@@ -27,7 +27,8 @@ EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store to read: a SQLite file or a postgresql:// URL")
     add_option(parser, "--a", required=True, metavar="MODEL", help="the reference model")
     add_option(parser, "--b", required=True, metavar="MODEL", help="the model compared with it")
     add_option(parser, "--template", metavar="TEMPLATE",

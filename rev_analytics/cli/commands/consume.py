@@ -27,7 +27,9 @@ _DEFAULTS = {field.name: field.default for field in dataclasses.fields(ConsumerS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--redis-url", required=True, help="Redis URL (redis://, rediss://, unix://)")
-    add_option(parser, "--db", required=True, help="SQLite database file (created if missing)")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store: a SQLite file (created if missing) or a postgresql:// URL "
+                    "shared by consumers on several hosts")
     add_option(parser, "--stream", default=_DEFAULTS["stream"], help="stream key")
     add_option(parser, "--group", default=_DEFAULTS["group"], help="consumer group")
     add_option(parser, "--consumer", default=None,

@@ -17,7 +17,8 @@ EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store to read: a SQLite file or a postgresql:// URL")
     add_option(parser, "--format", required=True, choices=EXPORT_FORMATS, help="output format")
     add_option(parser, "--out", required=True, metavar="PATH",
                help="file to write (a directory with --partition-by date); never overwritten")

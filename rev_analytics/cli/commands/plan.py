@@ -17,6 +17,7 @@ from rev_analytics.cli.argtypes import fraction
 from rev_analytics.cli.options import add_option
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
 from rev_analytics.core.errors import ConfigError
+from storage.location import parse_location
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,7 +32,7 @@ EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", metavar="PATH",
+    add_option(parser, "--db", metavar="PATH|URL",
                help="measure the rate, ICC and runs per prompt from this store (optional)")
     add_selection_options(parser)
     add_option(parser, "--effect", type=fraction, default=0.05,
@@ -68,8 +69,8 @@ def _inputs(args: argparse.Namespace) -> PlanInputs:
         counts = load_outcome_counts(args.db, selection,
                                      by=("template_id", "model_id", "prompt_id"))
         if counts.empty:
-            raise ConfigError(f"no executions in {describe(selection)} of {args.db} to "
-                              "measure from")
+            raise ConfigError(f"no executions in {describe(selection)} of "
+                              f"{parse_location(args.db)} to measure from")
         models = tuple(selection.models or ())
         pair = (str(models[0]), str(models[1])) if (
             args.paired and args.prompt_correlation is None and len(models) == 2) else None

@@ -11,6 +11,7 @@ from rev_analytics.cli.options import add_option
 from rev_analytics.cli.progress import progress_bar
 from rev_analytics.cli.selection import add_selection_options, describe, selection_from_args
 from rev_analytics.core.errors import ConfigError, NothingToReportError
+from storage.location import parse_location
 
 NAME = "report"
 HELP = ("write DIR/report.html (self-contained), report.json, summary.md and figures/*.png "
@@ -20,7 +21,8 @@ EXTRA = "analytics"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--db", required=True, metavar="PATH", help="the SQLite store to read")
+    add_option(parser, "--db", required=True, metavar="PATH|URL",
+               help="the store to read: a SQLite file or a postgresql:// URL")
     add_option(parser, "--out", required=True, metavar="DIR",
                help="directory for the report files (created if missing)")
     add_selection_options(parser)
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         frame = load_executions(args.db, selection)
         if frame.empty:
             bar.stop()
-            print(f"nothing to report: no executions in {describe(selection)} of {args.db}")
+            print(f"nothing to report: no executions in {describe(selection)} "
+                  f"of {parse_location(args.db)}")
             return 0
 
         def step(name: str, done: int, total: int) -> None:

@@ -1,0 +1,231 @@
+"""PostgreSQL benchmark: consumers sharing one PostgreSQL store, and ab-test on it, one run.
+
+Ingest: one workload (the simulator's events, published out of event-time
+order, as ``bench_ingest.py`` publishes them) on a private redis-server,
+drained in interleaved rounds by
+
+* ``sqlite x1``: one ``rev-analytics consume`` into a new SQLite file (the
+  single-machine reference);
+* ``postgres xN`` for N = 1, 2, 3: N ``consume`` processes, each with its own
+  ``--consumer`` name in one group (as N hosts would run), into one new
+  database on a private PostgreSQL server (fsync on, as in production).
+
+Each rate is measured from the first committed row to the last (the
+``prompt_outcomes`` total is polled: exact, and cheap to read), so start-up
+is left out alike; the best round of each contender is compared. Target: 2
+consumers into PostgreSQL >= 1.6x one.
+
+Batch: ``ab-test --json`` through the CLI, in a fresh process, on a
+PostgreSQL store of 1M rows (target < 1.5 s for the command; start-up shown
+apart), beside the same command on the same rows in SQLite.
+
+    python benchmarks/bench_postgres.py            # 200k events, 3 rounds, 1M rows for ab-test
+    python benchmarks/bench_postgres.py --quick    # the short version CI runs
+
+Exit code 0 unless ``--strict`` is given and a target is missed (timing on a
+shared machine is judged on full runs, see README "Performance").
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from benchmarks.bench_ingest import consume_command, publish  # noqa: E402
+from storage import open_store  # noqa: E402
+from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
+from tests.postgres_server import PostgresServer, fresh_database  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+
+TARGET_TWO = 1.6
+TARGET_AB_SECONDS = 1.5
+START = 1_700_000_000.0
+
+
+def committed_postgres(url: str) -> int:
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT coalesce(SUM(executions), 0) FROM prompt_outcomes"
+                               ).fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.errors.UndefinedTable:  # not created yet
+        return 0
+
+
+def committed_sqlite(db: str) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
+            return int(c.execute("SELECT MAX(rowid) FROM prompt_metrics").fetchone()[0] or 0)
+    except sqlite3.Error:
+        return 0
+
+
+def timed_drain(committed: Callable[[], int], count: int, alive: Callable[[], bool],
+                timeout: float = 900.0) -> float:
+    """Events/s from the first committed row to the last."""
+    first: tuple[float, int] | None = None
+    stored = 0
+    deadline = time.monotonic() + timeout
+    while stored < count:
+        if time.monotonic() > deadline or not alive():
+            raise RuntimeError(f"drain stopped at {stored} of {count} rows")
+        time.sleep(0.05)
+        stored = committed()
+        if first is None and stored:
+            first = (time.perf_counter(), stored)
+    assert first is not None
+    return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
+
+
+def run_consumers(redis_url: str, stream: str, group: str, db: str, count: int,
+                  processes: int, committed: Callable[[], int]) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    children = []
+    for number in range(processes):
+        command = consume_command(redis_url, stream, group, db)
+        command[command.index("--consumer") + 1] = f"{group}-{number}"
+        children.append(subprocess.Popen(command, env=env))
+    try:
+        return timed_drain(committed, count,
+                           lambda: all(child.poll() is None for child in children))
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        codes = [child.wait(120) for child in children]
+        if any(codes):
+            raise RuntimeError(f"consume exited {codes}")
+
+
+def fill(db: str, rows: int) -> float:
+    """``rows`` simulated executions into ``db`` (50k per transaction); seconds taken."""
+    started = time.perf_counter()
+    with open_store(db) as store:
+        batch = []
+        for event in synthetic_prompt_events(rows, seed=0, start=START,
+                                             span_seconds=30 * 86400.0):
+            batch.append(event)
+            if len(batch) == 50_000:
+                store.insert_events(batch)
+                batch.clear()
+        if batch:
+            store.insert_events(batch)
+    return time.perf_counter() - started
+
+
+AB_ARGS = ["--a", "math_reasoning", "--b", "code_generation", "--json"]
+
+
+def child(db: str) -> None:
+    """``ab-test --json`` in this fresh process: prints its seconds (start-up apart) as JSON."""
+    from rev_analytics.cli.main import build_parser
+    from rev_analytics.cli.main import main as cli
+
+    build_parser()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli(["ab-test", "--db", db, *AB_ARGS])
+    if code != 0:
+        raise SystemExit(f"ab-test exited {code}")
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+def run_ab_test(db: str) -> dict[str, float]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--child", db], check=True,
+                          capture_output=True, text=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ab-rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true",
+                        help="the short version for CI: 30k events, 1 round, 100k rows")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child)
+        return 0
+    if args.quick:
+        args.events, args.rounds, args.ab_rows = 30_000, 1, 100_000
+
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as tmp, \
+            RedisServer() as redis_server, PostgresServer() as pg:
+        directory = Path(tmp)
+        stream = "bench:shuffled"
+        rate = publish(redis_server.url, stream, args.events, ordered=False)
+        print(f"published {args.events:,} out-of-order events ({rate:,.0f} events/s)", flush=True)
+        contenders = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
+        results: dict[str, list[float]] = {}
+        for round_ in range(args.rounds):
+            for backend, processes in contenders:
+                name = f"{backend} x{processes}"
+                group = f"{backend}{processes}-{round_}"
+                if backend == "sqlite":
+                    db = str(directory / f"{group}.db")
+                    committed: Callable[[], int] = lambda db=db: committed_sqlite(db)  # noqa: E731
+                else:
+                    db = fresh_database(pg, f"bench{processes}")
+                    committed = lambda db=db: committed_postgres(db)  # noqa: E731
+                rate = run_consumers(redis_server.url, stream, group, db, args.events,
+                                     processes, committed)
+                results.setdefault(name, []).append(rate)
+                print(f"  round {round_ + 1} {name:12} {rate:>9,.0f} events/s", flush=True)
+
+        lite = max(results["sqlite x1"])
+        one = max(results["postgres x1"])
+        print(f"\nthroughput, {args.events:,} events, best of {args.rounds} interleaved rounds "
+              "(median in brackets)")
+        for name, rates in results.items():
+            best = max(rates)
+            print(f"  {name:12} {best:>9,.0f} events/s ({statistics.median(rates):,.0f})"
+                  f"   {best / lite:.2f}x one SQLite consumer   {best / one:.2f}x one into "
+                  "PostgreSQL")
+        two = max(results["postgres x2"]) / one
+        print(f"  target: 2 consumers into PostgreSQL >= {TARGET_TWO}x one (measured {two:.2f}x)")
+        if two < TARGET_TWO:
+            failures.append(f"2 consumers {two:.2f}x one < {TARGET_TWO}x")
+
+        pg_db = fresh_database(pg, "bench_ab")
+        lite_db = str(directory / "ab.db")
+        pg_fill, lite_fill = fill(pg_db, args.ab_rows), fill(lite_db, args.ab_rows)
+        print(f"\nab-test on {args.ab_rows:,} rows (loaded in {pg_fill:.1f} s into PostgreSQL, "
+              f"{lite_fill:.1f} s into SQLite, 50k rows per transaction)")
+        for name, db in (("postgres", pg_db), ("sqlite", lite_db)):
+            ab = min((run_ab_test(db) for _ in range(3)), key=lambda r: r["seconds"])
+            print(f"  {name:9} ab-test --json (CLI) {ab['seconds']:6.3f} s "
+                  f"(process incl. start-up {ab['process_seconds']:.2f} s), best of 3")
+            if name == "postgres" and ab["seconds"] >= TARGET_AB_SECONDS:
+                failures.append(f"ab-test on PostgreSQL took {ab['seconds']:.2f} s")
+        print(f"  target: < {TARGET_AB_SECONDS} s on PostgreSQL")
+
+    print("\nresult:", "all targets met" if not failures else "MISSED: " + "; ".join(failures))
+    return 1 if failures and args.strict else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
