@@ -385,7 +385,8 @@ def experiments_section(view: ExperimentView | None, confidence: float) -> Secti
     ran_rows = [{"experiment_id": e.experiment_id, "templates": ", ".join(e.templates),
                  "models": ", ".join(e.models)} for e in view.experiments]
     paragraphs = [
-        f"{len(view.experiments)} experiment(s), in the order they started. Success rates "
+        f"{len(view.experiments)} experiment{'' if len(view.experiments) == 1 else 's'}, "
+        "in the order they started. Success rates "
         f"with {confidence:.0%} intervals ({view.rate_method}). Each experiment is compared "
         "with the one before: the difference in success rate (later minus earlier, in "
         "percentage points) for every template both ran, with the test the data calls for "
