@@ -14,7 +14,7 @@ COPY rev_analytics ./rev_analytics
 COPY streams ./streams
 COPY analytics ./analytics
 COPY storage ./storage
-RUN pip install . \
+RUN pip install '.[consumer,analytics,postgresql]' \
     && useradd --system --uid 10001 --no-create-home --home-dir /data rev \
     && mkdir -p /data \
     && chown rev /data

@@ -10,10 +10,20 @@ drained in interleaved rounds by
   ``--consumer`` name in one group (as N hosts would run), into one new
   database on a private PostgreSQL server (fsync on, as in production).
 
-Each rate is measured from the first committed row to the last (the
+All consumers of a contender start draining at the same moment (the group
+starts at the stream's end; once every process has joined it, its position
+moves to the start). Each rate is measured from the first committed row to the last (the
 ``prompt_outcomes`` total is polled: exact, and cheap to read), so start-up
 is left out alike; the best round of each contender is compared. Target: 2
 consumers into PostgreSQL >= 1.6x one.
+
+CPU per event (robust where wall-clock rates are not: a shared machine's
+load changes the rates, hardly the CPU each event costs): the consumer
+process, the PostgreSQL server (all its processes) and Redis, measured from
+the first commit to the last of one more single-consumer run per backend.
+Their sum bounds what this machine can ingest whatever the number of
+consumers (cores / CPU per event), which is how far N consumers can go when
+they share the machine with the server (docs/scaling.md).
 
 Batch: ``ab-test --json`` through the CLI, in a fresh process, on a
 PostgreSQL store of 1M rows (target < 1.5 s for the command; start-up shown
@@ -47,7 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
+import redis  # noqa: E402
 
 from benchmarks.bench_ingest import consume_command, publish  # noqa: E402
 from storage import open_store  # noqa: E402
@@ -95,14 +107,39 @@ def timed_drain(committed: Callable[[], int], count: int, alive: Callable[[], bo
     return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
 
 
+def start_together(redis_url: str, stream: str, group: str, commands: list[list[str]]
+                   ) -> list[subprocess.Popen[bytes]]:
+    """Start ``commands`` (consumers of ``group``) so that they all begin draining at once.
+
+    The group is created at the end of the stream, so nothing is delivered
+    while the processes start (a second process's start-up takes longer than
+    a whole short drain by the first); once every consumer has registered in
+    the group, ``XGROUP SETID 0`` hands them the backlog together.
+    """
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(stream, group, id="$")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    children = [subprocess.Popen(command, env=env) for command in commands]
+    deadline = time.monotonic() + 120
+    while len(client.xinfo_consumers(stream, group)) < len(commands):
+        if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+            raise RuntimeError("the consumers did not all start")
+        time.sleep(0.05)
+    client.xgroup_setid(stream, group, "0")
+    client.close()
+    return children
+
+
 def run_consumers(redis_url: str, stream: str, group: str, db: str, count: int,
                   processes: int, committed: Callable[[], int]) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    children = []
+    if processes > 1:  # the schema first: not part of any drain
+        open_store(db).close()
+    commands = []
     for number in range(processes):
         command = consume_command(redis_url, stream, group, db)
         command[command.index("--consumer") + 1] = f"{group}-{number}"
-        children.append(subprocess.Popen(command, env=env))
+        commands.append(command)
+    children = start_together(redis_url, stream, group, commands)
     try:
         return timed_drain(committed, count,
                            lambda: all(child.poll() is None for child in children))
@@ -112,6 +149,50 @@ def run_consumers(redis_url: str, stream: str, group: str, db: str, count: int,
         codes = [child.wait(120) for child in children]
         if any(codes):
             raise RuntimeError(f"consume exited {codes}")
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def cpu_per_event(redis_server: RedisServer, pg: PostgresServer, stream: str, group: str,
+                  db: str, count: int, committed: Callable[[], int]) -> dict[str, float]:
+    """Microseconds of CPU per committed event: consumer, PostgreSQL server, Redis."""
+    child, = start_together(redis_server.url, stream, group,
+                            [consume_command(redis_server.url, stream, group, db)])
+    consumer = psutil.Process(child.pid)
+    assert redis_server.process is not None
+    redis_process = psutil.Process(redis_server.process.pid)
+    postmaster = psutil.Process(int((pg.data / "postmaster.pid").read_text().split()[0]))
+
+    def server() -> list[psutil.Process]:
+        return [postmaster, *postmaster.children()]  # backends come and go: sample often
+
+    try:
+        while not committed():
+            if child.poll() is not None:
+                raise RuntimeError("consume exited")
+            time.sleep(0.01)
+        start_rows = committed()
+        start = {"consumer": _cpu_seconds([consumer]), "redis": _cpu_seconds([redis_process])}
+        backends = {p.pid: _cpu_seconds([p]) for p in server()}
+        while (rows := committed()) < count:
+            for process in server():
+                backends.setdefault(process.pid, 0.0)
+            time.sleep(0.05)
+        used = {"consumer": _cpu_seconds([consumer]) - start["consumer"],
+                "redis": _cpu_seconds([redis_process]) - start["redis"],
+                "server": sum(_cpu_seconds([p]) - backends.get(p.pid, 0.0) for p in server())}
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(120)
+    events = max(rows - start_rows, 1)
+    return {name: seconds * 1e6 / events for name, seconds in used.items()}
 
 
 def fill(db: str, rows: int) -> float:
@@ -209,6 +290,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  target: 2 consumers into PostgreSQL >= {TARGET_TWO}x one (measured {two:.2f}x)")
         if two < TARGET_TWO:
             failures.append(f"2 consumers {two:.2f}x one < {TARGET_TWO}x")
+
+        print("\nCPU per committed event, one consumer (us): consumer + server + Redis = total;"
+              " the machine's ceiling for any number of consumers")
+        cores = os.cpu_count() or 1
+        for backend in ("sqlite", "postgres"):
+            if backend == "sqlite":
+                db = str(directory / "cpu.db")
+                committed = lambda db=db: committed_sqlite(db)  # noqa: E731
+            else:
+                db = fresh_database(pg, "bench_cpu")
+                committed = lambda db=db: committed_postgres(db)  # noqa: E731
+            cpu = cpu_per_event(redis_server, pg, stream, f"cpu-{backend}", db, args.events,
+                                committed)
+            total = sum(cpu.values())
+            print(f"  {backend:9} {cpu['consumer']:5.1f} + {cpu['server']:5.1f} + "
+                  f"{cpu['redis']:4.1f} = {total:5.1f} us/event   ceiling on {cores} cores: "
+                  f"{cores * 1e6 / total:,.0f} events/s = {cores * 1e6 / total / one:.2f}x one "
+                  "consumer into PostgreSQL")
 
         pg_db = fresh_database(pg, "bench_ab")
         lite_db = str(directory / "ab.db")

@@ -30,3 +30,18 @@ def open_store(
     from storage.postgres.store import PostgresStore
 
     return PostgresStore(location.target, busy_timeout=busy_timeout, read_only=read_only)
+
+
+def transient_open_errors(db: str | Path | StoreLocation) -> tuple[type[BaseException], ...]:
+    """Errors after which opening ``db`` may succeed later: a server not reachable yet.
+
+    A PostgreSQL server may start after its consumers, or be failing over:
+    the consumer keeps trying, as it does for Redis. A SQLite file that cannot
+    be opened is a local problem to report at once (none).
+    """
+    location = db if isinstance(db, StoreLocation) else parse_location(db)
+    if location.is_sqlite:
+        return ()
+    import psycopg
+
+    return (psycopg.OperationalError,)

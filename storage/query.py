@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rev_analytics.core.fields import Kind
 from rev_analytics.core.timefmt import micros_from_datetime
 from storage.columns import OUTCOME_KEYS, OUTCOMES_TABLE, STORED, TABLE
 from storage.selection import Selection, as_utc
@@ -23,12 +24,15 @@ class Dialect:
     """The parameter mark; with ``numbered``, its prefix (``$`` gives ``$1``, ``$2``, ...)."""
     time_value: Callable[[datetime], Any]
     numbered: bool = False
+    server_side: bool = False
+    """PostgreSQL: its SUM of a bigint is numeric (cast back), and its GROUP BY
+    hashes (so groups are put in SQLite's order explicitly, see :func:`outcome_counts`)."""
 
 
 SQLITE = Dialect("?", lambda moment: micros_from_datetime(as_utc(moment)))
-POSTGRES = Dialect("%s", as_utc)
+POSTGRES = Dialect("%s", as_utc, server_side=True)
 """psycopg's marks."""
-POSTGRES_NUMBERED = Dialect("$", as_utc, numbered=True)
+POSTGRES_NUMBERED = Dialect("$", as_utc, numbered=True, server_side=True)
 """The server's own numbered marks, as ADBC's PostgreSQL driver binds them."""
 
 COUNT_KEYS: tuple[str, ...] = (*OUTCOME_KEYS, "domain", "difficulty_level")
@@ -92,6 +96,16 @@ def outcome_counts(
     unknown = [key for key in keys if key not in COUNT_KEYS]
     if unknown or not keys:
         raise ValueError(f"cannot group counts by {unknown or keys}; choose from {COUNT_KEYS}")
+    if dialect.server_side:
+        # The order SQLite's GROUP BY gives (NULL first, text by code point): statistics
+        # summed over groups in another order differ in their last bits, and the same
+        # rows must give the same JSON from either store.
+        order = " ORDER BY " + ", ".join(
+            f'{k} COLLATE "C" NULLS FIRST' if STORED[k].kind is not Kind.INT
+            else f"{k} NULLS FIRST" for k in keys)
+        total_of = "SUM({})::bigint"
+    else:
+        order, total_of = "", "SUM({})"
     selection = selection or Selection()
     from_outcomes = (
         outcomes_current and not selection.has_time_range and not selection.domains
@@ -102,9 +116,10 @@ def outcome_counts(
         # prompt_outcomes stores a missing experiment as '' (it is part of its key).
         shown = [f"NULLIF({k}, '') AS {k}" if k == "experiment_id" else k for k in keys]
         group = ", ".join(keys)
-        return (f"SELECT {', '.join(shown)}, SUM(executions), SUM(successes) "
-                f"FROM {OUTCOMES_TABLE}{clause} GROUP BY {group}"), params
+        return (f"SELECT {', '.join(shown)}, {total_of.format('executions')}, "
+                f"{total_of.format('successes')} "
+                f"FROM {OUTCOMES_TABLE}{clause} GROUP BY {group}{order}"), params
     clause, params = where(selection, dialect)
     group = ", ".join(keys)
-    return (f"SELECT {group}, COUNT(*), SUM(success) FROM {TABLE}{clause} "
-            f"GROUP BY {group}"), params
+    return (f"SELECT {group}, COUNT(*), {total_of.format('success')} FROM {TABLE}{clause} "
+            f"GROUP BY {group}{order}"), params

@@ -11,7 +11,6 @@ PostgreSQL reports every column's type, so no sentinel row is needed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,11 +24,6 @@ from storage.columns import COLUMNS
 from storage.postgres.schema import LATEST_VERSION, current_version
 from storage.postgres.store import connect
 from storage.selection import Selection
-
-
-def _plain(value: Any) -> Any:
-    """``SUM`` of a bigint is numeric in PostgreSQL: give the integer SQLite gives."""
-    return int(value) if isinstance(value, Decimal) else value
 
 
 class PostgresReader:
@@ -54,21 +48,12 @@ class PostgresReader:
                 f"rev-analytics understands ({LATEST_VERSION}); upgrade rev-analytics")
 
     def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        rows = self._conn.execute(sql, params).fetchall()
-        return [tuple(_plain(value) for value in row) for row in rows]
+        return self._conn.execute(sql, params).fetchall()
 
     def outcome_counts(self, by: Sequence[str],
                        selection: Selection | None = None) -> list[tuple[Any, ...]]:
-        """Groups in SQLite's order (its GROUP BY sorts: NULL first, then by code point).
-
-        The order matters beyond looks: statistics summed over the groups in
-        another order differ in their last bits, and the same rows must give
-        the same JSON from either store.
-        """
-        groups = self._fetch(*query.outcome_counts(by, selection, query.POSTGRES))
-        width = len(by)
-        return sorted(groups, key=lambda row: tuple(
-            (False, 0) if value is None else (True, value) for value in row[:width]))
+        """Groups in SQLite's order (the query sorts them: :func:`storage.query.outcome_counts`)."""
+        return self._fetch(*query.outcome_counts(by, selection, query.POSTGRES))
 
     def total(self, selection: Selection | None = None) -> int:
         return int(self._fetch(*query.total(selection, query.POSTGRES))[0][0])

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from rev_analytics.core.event import PromptEvent
-from storage import open_store
+from storage import open_store, transient_open_errors
 from storage.base import Store
 from storage.location import StoreLocation
 from streams.consumer.observer import ConsumerObserver
@@ -54,10 +54,31 @@ class StoreSink:
         self.give_up_at: float | None = None
 
     async def open(self) -> None:
-        """Open (create or migrate) the store on the writer thread."""
-        self._store = await self.run(
-            lambda: open_store(self.location, busy_timeout=self._busy_timeout)
-        )
+        """Open (create or migrate) the store on the writer thread.
+
+        A store server that cannot be reached yet (PostgreSQL starting after
+        its consumers, or failing over) is retried with backoff until it
+        answers or the consumer is stopped, logged once.
+        """
+        errors = transient_open_errors(self.location)
+        failing: list[BaseException] = []
+
+        def failed(error: BaseException) -> None:
+            if not failing:
+                log.error("cannot open the store %s yet (%s); retrying with backoff",
+                          self.location, error)
+            failing.append(error)
+
+        async for attempt in retrying(
+            errors, stopping=self.stopping, give_up=self.stopping.is_set, on_failure=failed,
+            initial=0.2, maximum=self.max_backoff,
+        ):
+            with attempt:
+                self._store = await self.run(
+                    lambda: open_store(self.location, busy_timeout=self._busy_timeout))
+        if failing:
+            log.warning("opened the store %s after %d failed attempts", self.location,
+                        len(failing))
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the writer thread."""

@@ -96,3 +96,24 @@ def test_a_store_that_is_not_there_is_exit_2(postgres_server: PostgresServer,
     empty = fresh_database(postgres_server)
     assert main(["ab-test", "--db", empty, "--a", "x", "--b", "y", "--json"]) == 2
     assert "not a rev-analytics database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["ab-test", "--a", "x", "--b", "y", "--json"],
+    ["export", "--format", "csv", "--out", "out.csv"],
+    ["consume", "--redis-url", "redis://127.0.0.1:1/0", "--no-metrics"],
+], ids=lambda argv: argv[0])
+def test_a_missing_postgresql_driver_is_exit_2_naming_the_pip_install(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in (
+        "psycopg", "adbc_driver_postgresql") else real(name, *a))
+    monkeypatch.chdir(tmp_path)
+    code = main([argv[0], "--db", "postgresql://rev:secret@db.invalid/rev", *argv[1:]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "pip install 'rev-analytics[postgresql]'" in err and len(err.splitlines()) == 1
+    assert "secret" not in err

@@ -167,3 +167,49 @@ def test_service_commands_are_valid_cli_invocations(
     assert args.redis_url == "redis://redis:6379/0"
     if name == "consumer":
         assert args.db.startswith("/data/"), "the database must live in the named volume"
+
+
+@cache
+def postgres_model() -> dict[str, Any]:
+    """The model with the ``postgres`` profile on (the tests above see it off)."""
+    result = subprocess.run(
+        [compose_binary(), "-f", str(COMPOSE_FILE), "--profile", "postgres", "config",
+         "--format", "json"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]
+
+
+POSTGRES_CONSUMERS = ("consumer-pg-1", "consumer-pg-2")
+
+
+def test_the_postgres_profile_runs_a_server_and_two_consumers_against_it() -> None:
+    pg = postgres_model()
+    assert {"postgres", *POSTGRES_CONSUMERS} <= set(pg)
+    assert PINNED_TAG.match(pg["postgres"]["image"])
+    assert pg["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    mounts = {m["target"]: m for m in pg["postgres"]["volumes"]}
+    assert mounts["/var/lib/postgresql/data"]["type"] == "volume"
+    names = {pg[name]["hostname"] for name in POSTGRES_CONSUMERS}
+    assert len(names) == 2, "each consumer needs its own stable name"
+    for name in POSTGRES_CONSUMERS:
+        assert pg[name]["profiles"] == ["postgres"]
+        assert pg[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert pg[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", POSTGRES_CONSUMERS)
+def test_postgres_consumers_parse_and_share_one_store_under_their_own_group(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rev_analytics.cli.main import build_parser
+    from storage.location import parse_location
+
+    service = postgres_model()[name]
+    for variable, value in service["environment"].items():
+        monkeypatch.setenv(variable, value)
+    args = build_parser().parse_args(service["command"])
+    location = parse_location(args.db)
+    assert location.backend == "postgresql" and "@postgres:5432/" in location.target
+    assert args.consumer == service["hostname"]
+    # Never the SQLite consumer's group: the two stores must not split the stream.
+    assert args.group != services()["consumer"]["environment"].get("REV_ANALYTICS_GROUP",
+                                                                   "rev-analytics")
