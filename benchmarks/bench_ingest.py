@@ -46,7 +46,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 import redis  # noqa: E402
 
 from rev_analytics.core.encode import encode_event  # noqa: E402
@@ -130,9 +132,40 @@ def _rows(db: str, table: str) -> int:
         return 0
 
 
-def timed_drain(db: str, table: str, count: int, alive: Any, timeout: float = 900.0) -> float:
-    """Events/s from the first committed row to the last, polling ``MAX(rowid)``."""
-    first: tuple[float, int] | None = None
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """One contender's run: events/s, and CPU microseconds per event (its own
+    processes, and the Redis server), both over the same stretch."""
+
+    rate: float
+    cpu_us: float
+    redis_cpu_us: float
+
+
+def tree_cpu(pid: int) -> Callable[[], float]:
+    """CPU seconds (user + system) of process ``pid`` and its live descendants."""
+    root = psutil.Process(pid)
+
+    def seconds() -> float:
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    return seconds
+
+
+def timed_drain(db: str, table: str, count: int, alive: Callable[[], bool],
+                cpu: Callable[[], float], redis_cpu: Callable[[], float],
+                timeout: float = 900.0) -> Drain:
+    """From the first committed row to the last (``MAX(rowid)`` polled): the rate,
+    and the CPU the contender and Redis used meanwhile. CPU per event hardly moves
+    with a shared machine's load, where wall-clock rates do."""
+    first: tuple[float, int, float, float] | None = None
     stored = 0
     deadline = time.monotonic() + timeout
     while stored < count:
@@ -141,17 +174,23 @@ def timed_drain(db: str, table: str, count: int, alive: Any, timeout: float = 90
         time.sleep(0.02)
         stored = _rows(db, table)
         if first is None and stored:
-            first = (time.perf_counter(), stored)
+            first = (time.perf_counter(), stored, cpu(), redis_cpu())
     assert first is not None
-    return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
+    events = max(stored - first[1], 1)
+    return Drain(rate=events / max(time.perf_counter() - first[0], 1e-9),
+                 cpu_us=(cpu() - first[2]) / events * 1e6,
+                 redis_cpu_us=(redis_cpu() - first[3]) / events * 1e6)
 
 
-def run_baseline(url: str, stream: str, group: str, db: str, count: int) -> float:
+def run_baseline(url: str, stream: str, group: str, db: str, count: int,
+                 redis_cpu: Callable[[], float]) -> Drain:
     child = multiprocessing.get_context("spawn").Process(
         target=baseline_loop, args=(url, stream, group, db, count))
     child.start()
+    assert child.pid is not None
     try:
-        return timed_drain(db, "executions", count, child.is_alive)
+        return timed_drain(db, "executions", count, child.is_alive, tree_cpu(child.pid),
+                           redis_cpu)
     finally:
         child.join(60)
 
@@ -162,11 +201,13 @@ def consume_command(url: str, stream: str, group: str, db: str, *extra: str) -> 
             "--consumer", group, "--metrics-addr", "127.0.0.1", "--metrics-port", "0", *extra]
 
 
-def run_consume(url: str, stream: str, group: str, db: str, count: int, *extra: str) -> float:
+def run_consume(url: str, stream: str, group: str, db: str, count: int,
+                redis_cpu: Callable[[], float], *extra: str) -> Drain:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     child = subprocess.Popen(consume_command(url, stream, group, db, *extra), env=env)
     try:
-        return timed_drain(db, "prompt_metrics", count, lambda: child.poll() is None)
+        return timed_drain(db, "prompt_metrics", count, lambda: child.poll() is None,
+                           tree_cpu(child.pid), redis_cpu)
     finally:
         child.send_signal(signal.SIGTERM)
         code = child.wait(120)
@@ -278,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, stream in streams.items():
             rate = publish(url, stream, args.events, ordered=name == "in-order")
             print(f"published {args.events:,} {name} events ({rate:,.0f} events/s)", flush=True)
-        results: dict[tuple[str, str], list[float]] = {}
+        assert server.process is not None
+        redis_cpu = tree_cpu(server.process.pid)
+        results: dict[tuple[str, str], list[Drain]] = {}
         contenders = ("baseline", "consume", "--workers 2")
         for round_ in range(args.rounds):
             for name, stream in streams.items():
@@ -286,27 +329,34 @@ def main(argv: list[str] | None = None) -> int:
                     group = f"{contender.strip('-').replace(' ', '')}-{name}-{round_}"
                     db = fresh(directory, f"{group}.db")
                     if contender == "baseline":
-                        rate = run_baseline(url, stream, group, db, args.events)
+                        drain = run_baseline(url, stream, group, db, args.events, redis_cpu)
                     elif contender == "consume":
-                        rate = run_consume(url, stream, group, db, args.events)
+                        drain = run_consume(url, stream, group, db, args.events, redis_cpu)
                     else:
-                        rate = run_consume(url, stream, group, db, args.events, "--workers", "2")
-                    results.setdefault((name, contender), []).append(rate)
-                    print(f"  round {round_ + 1} {name:12} {contender:12} {rate:>9,.0f} events/s",
-                          flush=True)
+                        drain = run_consume(url, stream, group, db, args.events, redis_cpu,
+                                            "--workers", "2")
+                    results.setdefault((name, contender), []).append(drain)
+                    print(f"  round {round_ + 1} {name:12} {contender:12} {drain.rate:>9,.0f} "
+                          f"events/s   CPU {drain.cpu_us:5.1f} us/event (+ Redis "
+                          f"{drain.redis_cpu_us:4.1f})", flush=True)
 
         print(f"\nthroughput, {args.events:,} events, best of {args.rounds} interleaved rounds "
               "(median in brackets)")
+        def best(name: str, contender: str) -> float:
+            return max(drain.rate for drain in results[(name, contender)])
+
         for name in streams:
-            base = max(results[(name, "baseline")])
+            base = best(name, "baseline")
             print(f"  {name}")
             for contender in contenders:
-                rates = results[(name, contender)]
-                best = max(rates)
-                print(f"    {contender:12} {best:>9,.0f} events/s ({statistics.median(rates):,.0f})"
-                      f"   {best / base:.2f} of the plain loop")
-            one = max(results[(name, "consume")]) / base
-            two = max(results[(name, "--workers 2")]) / base
+                drains = results[(name, contender)]
+                rates = [drain.rate for drain in drains]
+                cpu = statistics.median(drain.cpu_us for drain in drains)
+                print(f"    {contender:12} {max(rates):>9,.0f} events/s "
+                      f"({statistics.median(rates):,.0f})   {max(rates) / base:.2f} of the plain "
+                      f"loop   CPU {cpu:5.1f} us/event (median)")
+            one = best(name, "consume") / base
+            two = best(name, "--workers 2") / base
             if name == "out-of-order" and one < TARGET_ONE:
                 failures.append(f"one process {one:.2f} of the plain loop < {TARGET_ONE}")
             if name == "out-of-order" and two < TARGET_TWO:

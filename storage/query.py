@@ -81,13 +81,16 @@ def total(selection: Selection | None, dialect: Dialect) -> tuple[str, list[Any]
 
 
 def outcome_counts(
-    by: Sequence[str], selection: Selection | None, dialect: Dialect
+    by: Sequence[str], selection: Selection | None, dialect: Dialect,
+    *, outcomes_current: bool = True,
 ) -> tuple[str, list[Any]]:
     """Executions and successes per combination of ``by`` (columns of :data:`COUNT_KEYS`).
 
     Read from the small ``prompt_outcomes`` table the store keeps in step with
     its rows when nothing outside its keys is asked for (no time range, no
-    domain filter), otherwise aggregated over the rows themselves.
+    domain filter) and the table is current (``outcomes_current``: a SQLite
+    file whose rows something other than the store inserted is not, until the
+    store's next write), otherwise aggregated over the rows themselves.
     """
     keys = list(by)
     unknown = [key for key in keys if key not in COUNT_KEYS]
@@ -105,7 +108,7 @@ def outcome_counts(
         order, total_of = "", "SUM({})"
     selection = selection or Selection()
     from_outcomes = (
-        not selection.has_time_range and not selection.domains
+        outcomes_current and not selection.has_time_range and not selection.domains
         and set(keys) <= set(OUTCOME_KEYS)
     )
     if from_outcomes:

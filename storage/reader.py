@@ -35,6 +35,7 @@ from storage.arrow import arrow_schema
 from storage.columns import COLUMNS, STORED, TABLE
 from storage.location import StoreLocation, parse_location
 from storage.selection import Selection
+from storage.sqlite.schema import OUTCOMES_CURRENT
 
 DEFAULT_CHUNK_ROWS = 50_000
 log = logging.getLogger(__name__)
@@ -107,7 +108,9 @@ class SqliteReader:
 
     def outcome_counts(self, by: Sequence[str],
                        selection: Selection | None = None) -> list[tuple[Any, ...]]:
-        return self._fetch(*query.outcome_counts(by, selection, query.SQLITE))
+        current = bool(self._fetch(OUTCOMES_CURRENT, [])[0][0])
+        return self._fetch(*query.outcome_counts(by, selection, query.SQLITE,
+                                                 outcomes_current=current))
 
     def total(self, selection: Selection | None = None) -> int:
         return int(self._fetch(*query.total(selection, query.SQLITE))[0][0])

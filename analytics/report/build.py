@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import figures
+from analytics import figures, formatting
 from analytics.analyze import (
     ASSUMES_INDEPENDENCE,
     SECTIONS,
@@ -29,7 +29,8 @@ from analytics.analyze import (
     run_analysis,
 )
 from analytics.defaults import DEFAULT_MIN_EFFECT, DEFAULT_SUCCESS_TARGET, MIN_RANKED_EXECUTIONS
-from analytics.formatting import P_FLOOR
+from analytics.experiments import ExperimentChange, ExperimentView, experiment_view
+from analytics.formatting import P_FLOOR, points
 from analytics.load import Selection
 from analytics.rates import RateTable
 from analytics.report.model import Headline, Kind, Recommendation, Report, Section, Table
@@ -60,6 +61,8 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     min_effect: float = DEFAULT_MIN_EFFECT
     """Smallest difference in success rate that an alarm or a ranking acts on."""
+    experiments: ExperimentView | None = None
+    """The per-experiment view; ``None`` when no execution carries an experiment_id."""
 
     @property
     def alpha(self) -> float:
@@ -88,7 +91,7 @@ class Analysis:
         return self.result.notes.get(section, "not enough data for this analysis")
 
 
-_STEPS = (*SECTIONS, "cost", "figures", "recommendations")
+_STEPS = (*SECTIONS, "cost", "experiments", "figures", "recommendations")
 
 
 class _Clock:
@@ -138,7 +141,10 @@ def analyse(frame: pd.DataFrame, *, alpha: float = 0.05, target: float = DEFAULT
     clock.timings.update(result.timings)
     with clock.step("cost"):
         cost = cost_effectiveness(frame)
-    return Analysis(result, target, cost, clock.timings, min_effect)
+    with clock.step("experiments"):
+        experiments = (experiment_view(frame, alpha=alpha)
+                       if {"experiment_id", "timestamp"} <= set(frame.columns) else None)
+    return Analysis(result, target, cost, clock.timings, min_effect, experiments)
 
 
 def _pct(value: Any) -> str:
@@ -240,6 +246,7 @@ def _sections(analysis: Analysis, drawn: set[str]) -> list[Section]:
         ),
         _discrimination_section(analysis),
         _trends_section(analysis, drawn),
+        experiments_section(analysis.experiments, confidence),
         _cost_section(analysis),
         _comparisons_section(analysis),
         _correlation_section(analysis),
@@ -317,6 +324,88 @@ def _trends_section(analysis: Analysis, drawn: set[str]) -> Section:
         figures=[name for name in ("success_time_series",) if name in drawn],
         data={"trends": [t.to_dict() for t in trends],
               "changes": changes.to_dict() if changes else None},
+    )
+
+
+def change_sentence(change: ExperimentChange, confidence: float) -> str:
+    """What changed from one experiment to the next, in one or two sentences."""
+    parts = []
+    for label, ids in (("templates added", change.templates_added),
+                       ("templates dropped", change.templates_removed),
+                       ("models added", change.models_added),
+                       ("models dropped", change.models_removed)):
+        if ids:
+            parts.append(f"{label}: {', '.join(ids)}")
+    ran = "; ".join(parts) if parts else "same templates and models"
+    found = []
+    for template in change.significant_templates:
+        d = change.per_template[template]
+        found.append(f"{template} {points(d.difference)} ({confidence:.0%} CI "
+                     f"{points(d.ci_low)} to {points(d.ci_high)}, {d.design}, "
+                     f"{formatting.p_text(d.p_adjusted)} Holm)")
+    outcome = ("significant change: " + "; ".join(found) if found else
+               f"no template changed significantly ({len(change.per_template)} compared)")
+    return f"{change.experiment_id} against {change.previous_id}: {ran}; {outcome}."
+
+
+def experiments_section(view: ExperimentView | None, confidence: float) -> Section:
+    """Each experiment's templates, models and success, and what changed since the one before."""
+    title = "Experiments"
+    if view is None:
+        return Section("experiments", title,
+                       ["No execution in the range carries an experiment_id, so there is no "
+                        "per-experiment view."], available=False)
+    summary_columns = {"experiment_id": "experiment", "first_event": "first event",
+                       "last_event": "last event", "n": "executions", "prompts": "prompts",
+                       "rate": "success rate", "ci_low": "CI low", "ci_high": "CI high"}
+    summary_rows = [{"experiment_id": e.experiment_id, "first_event": e.first_event,
+                     "last_event": e.last_event, **e.overall.to_dict()}
+                    for e in view.experiments]
+    change_columns = {"experiment_id": "experiment", "template_id": "template",
+                      "rate_before": "rate before", "rate_after": "rate after",
+                      "difference": "difference",
+                      "ci_low": "CI low", "ci_high": "CI high", "design": "design",
+                      "p_adjusted": "p (Holm)", "significant": "significant"}
+    change_rows = []
+    for change in view.changes:
+        rows = [("all templates", change.overall)] if change.overall else []
+        rows += sorted(change.per_template.items(),
+                       key=lambda item: (not item[1].significant, item[1].p_value))
+        for template, d in rows:
+            change_rows.append({
+                "experiment_id": change.experiment_id, "previous_id": change.previous_id,
+                "template_id": template, "rate_before": d.previous_rate,
+                "rate_after": d.current_rate, "difference": d.difference,
+                "ci_low": d.ci_low, "ci_high": d.ci_high, "design": d.design,
+                "p_value": d.p_value,
+                "p_adjusted": d.p_adjusted, "significant": d.significant,
+            })
+    ran_columns = {"experiment_id": "experiment", "templates": "templates",
+                   "models": "models"}
+    ran_rows = [{"experiment_id": e.experiment_id, "templates": ", ".join(e.templates),
+                 "models": ", ".join(e.models)} for e in view.experiments]
+    paragraphs = [
+        f"{len(view.experiments)} experiment{'' if len(view.experiments) == 1 else 's'}, "
+        "in the order they started. Success rates "
+        f"with {confidence:.0%} intervals ({view.rate_method}). Each experiment is compared "
+        "with the one before: the difference in success rate (later minus earlier, in "
+        "percentage points) for every template both ran, with the test the data calls for "
+        "(paired when both experiments ran the same prompts) and Holm-adjusted p-values "
+        "across those templates; 'all templates' mixes templates and is only a guide.",
+        *(change_sentence(c, confidence) for c in view.changes),
+        *view.notes,
+    ]
+    return Section(
+        "experiments", title, paragraphs,
+        [Table(summary_columns, summary_rows, "Experiments",
+               kinds={"prompts": Kind.COUNT}),
+         Table(change_columns, change_rows,
+               "Change against the previous experiment, per template (significant first)",
+               kinds={"ci_low": Kind.POINTS, "ci_high": Kind.POINTS, "design": Kind.ID,
+                      "template_id": Kind.ID}),
+         Table(ran_columns, ran_rows, "What each experiment ran",
+               kinds={"templates": Kind.TEXT, "models": Kind.TEXT})],
+        data=view.to_dict(),
     )
 
 
@@ -456,7 +545,8 @@ def selection_dict(selection: Selection | None) -> dict[str, Any]:
     chosen = selection or Selection()
     return {"since": chosen.since, "until": chosen.until,
             "templates": list(chosen.templates or []) or None,
-            "models": list(chosen.models or []) or None}
+            "models": list(chosen.models or []) or None,
+            "experiments": list(chosen.experiments or []) or None}
 
 
 def build_report(
@@ -485,6 +575,7 @@ def build_report(
         generated_at=generated, selection=selection_dict(selection), headline=headline,
         risks=risks, recommendations=recommendations, sections=sections, figures=drawn,
         timings=clock.timings,
+        experiments=analysis.experiments.to_dict() if analysis.experiments else None,
     )
 
 

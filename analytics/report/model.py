@@ -16,8 +16,9 @@ from typing import Any
 from analytics.figures import Figure
 from analytics.jsonsafe import jsonable
 
-REPORT_SCHEMA_VERSION = 1
-"""Version of report.json's layout; bumped when a key changes meaning or disappears."""
+REPORT_SCHEMA_VERSION = 2
+"""Version of report.json's layout; bumped when keys are added, change meaning or disappear
+(docs/report.md). 2: the ``experiments`` key and section, ``selection.experiments``."""
 
 
 class Kind(StrEnum):
@@ -133,6 +134,8 @@ class Report:
     sections: list[Section]
     figures: list[Figure] = field(repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    experiments: dict[str, Any] | None = None
+    """The per-experiment view (``analytics.experiments``), ``None`` without experiment ids."""
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -158,5 +161,6 @@ class Report:
             "sections": [s.to_dict() for s in self.sections],
             "figures": [{"name": f.name, "title": f.title, "caption": f.caption,
                          "file": f"figures/{f.name}.png"} for f in self.figures],
+            "experiments": self.experiments,
             "timings_seconds": self.timings,
         })

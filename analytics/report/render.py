@@ -30,7 +30,8 @@ from analytics import formatting
 from analytics.report.model import REPORT_SCHEMA_VERSION, Kind, Report, Table
 
 KINDS: dict[str, Kind] = {
-    **dict.fromkeys(("template_id", "model_id", "a", "b", "key", "feature", "name"), Kind.ID),
+    **dict.fromkeys(("template_id", "model_id", "a", "b", "key", "feature", "name",
+                     "experiment_id", "previous_id"), Kind.ID),
     **dict.fromkeys(("note", "reason", "direction", "bucket", "measure"), Kind.TEXT),
     **dict.fromkeys(("n", "n_a", "n_b", "successes", "executions", "models", "present",
                      "missing"), Kind.COUNT),
@@ -245,6 +246,41 @@ def md_text(text: object) -> str:
     return _MD_BLOCK_START.sub(_escape_block_start, escaped)
 
 
+def _experiment_lines(report: Report) -> list[str]:
+    """summary.md's experiments: each one's success, then what changed since the one before."""
+    view = report.experiments
+    if not view or not view["experiments"]:
+        return []
+    confidence = view["confidence"]
+    lines = ["", "## Experiments", ""]
+    for e in view["experiments"]:
+        lines.append(
+            f"- {md_text(e['experiment_id'])} ({format_cell(e['first_event'], Kind.TIME)} to "
+            f"{format_cell(e['last_event'], Kind.TIME)}): {e['n']:,} executions, "
+            f"{len(e['templates'])} templates, {len(e['models'])} models, success "
+            f"**{format_cell(e['rate'], Kind.RATE)}** ({confidence:.0%} CI "
+            f"{format_cell(e['ci_low'], Kind.RATE)}–{format_cell(e['ci_high'], Kind.RATE)})")
+    if view["changes"]:
+        lines += ["", "What changed against the previous experiment (templates both ran, Holm "
+                  "across templates):", ""]
+    for change in view["changes"]:
+        found = [
+            f"{md_text(template)} {format_cell(d['difference'], Kind.POINTS)} "
+            f"({confidence:.0%} CI {format_cell(d['ci_low'], Kind.POINTS)} to "
+            f"{format_cell(d['ci_high'], Kind.POINTS)}, {d['design']}, "
+            f"{formatting.p_text(d['p_adjusted'])} Holm)"
+            for template, d in change["per_template"].items() if d["significant"]]
+        came = [f"{label} {', '.join(md_text(i) for i in change[key])}"
+                for key, label in (("templates_added", "added templates"),
+                                   ("templates_removed", "dropped templates"),
+                                   ("models_added", "added models"),
+                                   ("models_removed", "dropped models")) if change[key]]
+        what = "; ".join([*came, *found]) if came or found else "no significant change"
+        lines.append(f"- {md_text(change['experiment_id'])} against "
+                     f"{md_text(change['previous_id'])}: {what}")
+    return lines
+
+
 def render_summary_markdown(report: Report) -> str:
     """summary.md: the executive summary — headline numbers, risks, actions."""
     h = report.headline
@@ -270,6 +306,7 @@ def render_summary_markdown(report: Report) -> str:
     ]
     lines += [f"- **{r.severity.upper()}**: {md_text(r.action)} — {md_text(r.evidence)}"
               for r in report.risks] or ["- No risk found in this range."]
+    lines += _experiment_lines(report)
     lines += ["", "## Actions", ""]
     lines += [f"{i}. {md_text(r.action)} — {md_text(r.evidence)}"
               for i, r in enumerate(report.recommendations, 1)] or \

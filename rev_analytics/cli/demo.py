@@ -232,15 +232,29 @@ def verbatim(console: Console, text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the store holds, for the next-step commands: ids ordered best rate first."""
+
+    templates: list[str]
+    models: list[str]
+    experiments: list[str]
+
+
+def _summary_table(db_path: Path) -> tuple[Table, _Seen]:
     from analytics.load import load_executions
     from analytics.rates import success_rates
 
     # prompt_id makes the intervals prompt-clustered where prompts repeat (the
     # simulator runs each template's fixed prompts many times, as REV does):
     # Wilson on executions would be several times too narrow.
-    frame = load_executions(db_path, columns=("template_id", "prompt_id", "success"))
+    frame = load_executions(db_path, columns=("template_id", "model_id", "prompt_id", "success",
+                                              "experiment_id", "timestamp"))
     rates = success_rates(frame, ("template_id",))
+    models = [str(row.keys["model_id"]) for row in success_rates(frame, ("model_id",)).rows]
+    tagged = frame.dropna(subset=["experiment_id"])
+    experiments = [str(e) for e in tagged.groupby("experiment_id")["timestamp"].min()
+                   .sort_values().index]
     clustered = any(row.prompts is not None and row.prompts < row.n for row in rates.rows)
     kind = "prompt-clustered" if clustered else "Wilson"
     table = Table(title=f"success by template ({len(frame):,} executions, 95 % {kind} intervals)")
@@ -253,7 +267,8 @@ def _summary_table(db_path: Path) -> tuple[Table, list[str]]:
             "" if row.prompts is None else f"{row.prompts:,}", f"{row.rate:.1%}",
             f"{row.ci_low:.1%} - {row.ci_high:.1%}",
         )
-    return table, [str(row.keys["template_id"]) for row in rates.rows]
+    return table, _Seen([str(row.keys["template_id"]) for row in rates.rows], models,
+                        experiments)
 
 
 def _serve_metrics(metrics: ConsumerMetrics, preferred: int) -> MetricsServer:
@@ -313,9 +328,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         f"in {stats.seconds:.1f} s"
     )
     verbatim(console, f"database: {db_path}")
-    templates: list[str] = []
+    seen = _Seen([], [], [])
     if stats.rows_inserted:
-        table, templates = _summary_table(db_path)
+        table, seen = _summary_table(db_path)
         console.print(table)
     if options.report:
         from analytics.report import generate_report
@@ -333,9 +348,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     console.print("next steps:")
     steps = [["analyze", "--db", str(db_path)],
              ["report", "--db", str(db_path), "--out", str(out / "report")]]
-    if len(templates) >= 2:
-        steps.append(["ab-test", "--db", str(db_path), "--a", templates[-1], "--b",
-                      templates[0], "--json"])
+    if len(seen.templates) >= 2:
+        steps.append(["ab-test", "--db", str(db_path), "--a", seen.templates[-1], "--b",
+                      seen.templates[0], "--json"])
+    if len(seen.models) >= 2:  # paired: every model ran the same prompts
+        steps.append(["compare-models", "--db", str(db_path), "--a", seen.models[-1], "--b",
+                      seen.models[0], "--json"])
+    if seen.experiments:
+        steps.append(["analyze", "--db", str(db_path), "--experiment", seen.experiments[-1]])
     for step_ in steps:
         verbatim(console, "  " + shlex.join(["rev-analytics", *step_]))
     return 0 if stats.clean_stop else 1

@@ -19,7 +19,7 @@ from rev_analytics.core.errors import StorageError
 from rev_analytics.core.event import PromptEvent
 from rev_analytics.core.timefmt import micros_from_seconds
 from storage.columns import EVENT_COLUMNS, TABLE
-from storage.sqlite.schema import LATEST_VERSION, current_version, migrate
+from storage.sqlite.schema import CATCH_UP_OUTCOMES, LATEST_VERSION, current_version, migrate
 
 ROWS_PER_STATEMENT = 1500
 """Rows one INSERT carries (its VALUES list): 1500 x 21 parameters, under SQLite's 32,766."""
@@ -138,9 +138,11 @@ class SqliteStore:
                 chunk = rows[start:start + ROWS_PER_STATEMENT]
                 cursor = self.conn.execute(_insert(len(chunk), ingested_at is not None),
                                            list(chain.from_iterable(chunk)))
-                # rowcount: rows this INSERT added (a skipped duplicate adds none; the
-                # prompt_outcomes upserts of the triggers are not counted).
+                # rowcount: rows this INSERT added (a skipped duplicate adds none).
                 inserted += max(cursor.rowcount, 0)
+            # The per-prompt counts, in the same transaction: exact with the rows.
+            for statement in CATCH_UP_OUTCOMES:
+                self.conn.execute(statement)
         return inserted
 
     def count(self) -> int:

@@ -24,8 +24,8 @@ from rev_analytics.core.errors import ConfigError, NothingToReportError
 from storage.sqlite.store import SqliteStore
 from tests.analytics.report_data import MISSING_CELL, make_events, write_store
 
-SECTIONS = ["templates", "models", "heatmap", "discrimination", "trends", "cost", "ab_tests",
-            "correlations", "prediction", "identification"]
+SECTIONS = ["templates", "models", "heatmap", "discrimination", "trends", "experiments", "cost",
+            "ab_tests", "correlations", "prediction", "identification"]
 
 
 def strict_json(path: Path) -> Any:
@@ -284,3 +284,45 @@ def test_repeated_prompts_are_the_unit_and_unadjusted_sections_say_so(report_dir
     # Each template is the subject of at most one recommendation.
     subjects = [r["subject"] for r in document["recommendations"] if r["subject"]]
     assert len(subjects) == len(set(subjects))
+
+
+def test_per_experiment_view_in_json_summary_and_experiment_filter(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from streams.simulate.workload import synthetic_prompt_events
+
+    db = tmp_path / "sim.db"
+    with SqliteStore(db) as store:
+        store.insert_events(list(synthetic_prompt_events(
+            6000, seed=2, start=datetime(2026, 3, 1, tzinfo=UTC))))
+    out = tmp_path / "all"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    document = strict_json(out / "report.json")
+    assert document["schema_version"] == REPORT_SCHEMA_VERSION == 2
+    view = document["experiments"]
+    section = next(s for s in document["sections"] if s["id"] == "experiments")
+    assert section["available"] and section["data"] == view
+    ids = [e["experiment_id"] for e in view["experiments"]]
+    assert len(ids) == 4 and [c["experiment_id"] for c in view["changes"]] == ids[1:]
+    assert [c["significant_templates"] for c in view["changes"]] == [
+        [], ["instruction_following"], []]
+    summary = (out / "summary.md").read_text()
+    assert "## Experiments" in summary
+    assert (f"- {ids[2]} against {ids[1]}: instruction\\_following -" in summary
+            or f"- {ids[2]} against {ids[1]}: instruction_following -" in summary)
+    # One experiment selected: its own view, nothing to compare it with.
+    one = tmp_path / "one"
+    assert main(["report", "--db", str(db), "--out", str(one), "--experiment", ids[2]]) == 0
+    document = strict_json(one / "report.json")
+    assert document["selection"]["experiments"] == [ids[2]]
+    assert [e["experiment_id"] for e in document["experiments"]["experiments"]] == [ids[2]]
+    assert document["experiments"]["changes"] == []
+    assert "What changed" not in (one / "summary.md").read_text()
+
+
+def test_a_store_without_experiment_ids_says_so(report_dir: Path) -> None:
+    document = strict_json(report_dir / "report.json")
+    assert document["experiments"] is None
+    section = next(s for s in document["sections"] if s["id"] == "experiments")
+    assert not section["available"] and "experiment_id" in section["paragraphs"][0]
+    assert "## Experiments" not in (report_dir / "summary.md").read_text()

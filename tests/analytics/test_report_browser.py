@@ -174,8 +174,9 @@ def realistic_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report on the simulator's workload: 8 templates (28 pairs), timeouts up to 90 s."""
     base = tmp_path_factory.mktemp("realistic-report")
     with open_store(base / "store.db") as db:
-        db.insert_events(synthetic_prompt_events(
-            8000, seed=3, start=datetime(2026, 2, 1, tzinfo=UTC), span_seconds=7 * 86400))
+        db.insert_events(list(synthetic_prompt_events(
+            8000, seed=3, start=datetime(2026, 2, 1, tzinfo=UTC), span_seconds=7 * 86400,
+            late_fraction=0.02)))
     out = base / "report"
     assert main(["report", "--db", str(base / "store.db"), "--out", str(out)]) == 0
     return out
@@ -263,5 +264,40 @@ def test_heading_names_the_range_and_counts_read_truthfully(
         # The latency histogram folds the 90 s timeouts into a last bin and says so.
         caption = page.inner_text("#figure-latency_cost_distributions figcaption")
         assert "folded into the last, grey bin" in caption
+    finally:
+        page.close()
+
+
+def test_experiments_section_shows_each_experiment_and_the_change(
+    browser: Browser, realistic_report: Path,
+) -> None:
+    document = json.loads((realistic_report / "report.json").read_text())
+    view = document["experiments"]
+    assert [e["experiment_id"] for e in view["experiments"]] == [
+        "exp-2026-02-01-a", "exp-2026-02-03-b", "exp-2026-02-05-c", "exp-2026-02-06-d"]
+    page = open_wide(browser, realistic_report / "report.html")
+    try:
+        assert page.locator("nav a[href='#experiments']").count() == 1
+        text = page.inner_text("#experiments")
+        assert ("exp-2026-02-05-c against exp-2026-02-03-b: same templates and models; "
+                "significant change: instruction_following") in text
+        tables = page.locator("#experiments table")
+        assert tables.count() == 3
+        summary, changes, _ = page.eval_on_selector_all(
+            "#experiments table", "tables => tables.map(t => [...t.tBodies[0].rows].map("
+            "r => [...r.cells].map(c => c.textContent)))")
+        assert [row[0] for row in summary] == [e["experiment_id"] for e in view["experiments"]]
+        assert all(re.fullmatch(r"\d+\.\d%", row[5].replace(" ", "")) for row in summary)
+        # The significant change comes first in its experiment's rows, in points.
+        flagged = [row for row in changes if row[-1] == "yes" and row[1] != "all templates"]
+        assert [row[1] for row in flagged] == ["instruction_following"]
+        assert re.fullmatch(r"-\d+\.\d pp", flagged[0][4])
+        assert flagged[0][7] == "paired"
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        tokens, broken = page.eval_on_selector_all(
+            "#experiments th, #experiments td, #experiments > p", BROKEN_TOKENS_JS)
+        assert tokens > 200 and broken == []
+        page.locator("#experiments").screenshot(path=str(realistic_report / "experiments.png"))
+        assert png_is_valid((realistic_report / "experiments.png").read_bytes())
     finally:
         page.close()

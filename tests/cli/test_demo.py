@@ -58,6 +58,10 @@ def test_demo_runs_everything_and_leaves_nothing_running(tmp_path: Path) -> None
     assert f"  rev-analytics report --db {db} --out {report}" in lines
     (ab_test,) = [line for line in lines if line.startswith("  rev-analytics ab-test ")]
     assert ab_test.endswith(" --json") and f"--db {db} --a " in ab_test
+    (compare,) = [line for line in lines if line.startswith("  rev-analytics compare-models ")]
+    assert compare.endswith(" --json") and f"--db {db} --a " in compare
+    assert any(re.fullmatch(rf"  rev-analytics analyze --db {re.escape(str(db))} "
+                            r"--experiment exp-\d{4}-\d\d-\d\d-d", line) for line in lines)
     assert "\x1b[" not in output
     socket_dir = re.search(r"unix://(/\S+)/redis\.sock", output)
     assert socket_dir, output

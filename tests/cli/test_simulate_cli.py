@@ -127,6 +127,8 @@ def test_options_come_from_the_environment(
         ["--invalid-fraction", "1.5"],
         ["--invalid-fraction", "-0.1"],
         ["--batch-size", "0"],
+        ["--repetitions", "0"],
+        ["--late-fraction", "1.5"],
         ["--stream", ""],
         ["--redis-url", "http://localhost:6379"],
         ["--no-such-flag"],

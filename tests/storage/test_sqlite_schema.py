@@ -157,6 +157,50 @@ def test_prompt_outcomes_stay_exact_through_duplicates_deletes_and_updates(db_pa
         assert _outcomes(store) == _recounted(store)
 
 
+def _counts_read(path: Path) -> list[tuple[Any, ...]]:
+    counts = load_outcome_counts(path, by=("template_id", "model_id", "prompt_id"))
+    return sorted(counts.itertuples(index=False, name=None))
+
+
+def _counts_recounted(store: SqliteStore) -> list[tuple[Any, ...]]:
+    return sorted(store.conn.execute(
+        "SELECT template_id, model_id, prompt_id, COUNT(*), SUM(success) FROM prompt_metrics "
+        "GROUP BY 1, 2, 3").fetchall())
+
+
+def test_rows_inserted_behind_the_stores_back_are_counted_by_readers_and_the_next_write(
+        db_path: Path) -> None:
+    """prompt_outcomes is brought up to date by the store's writes; a row some other
+    program inserted is counted from the rows until then, never silently missed."""
+    with open_store(db_path) as store:
+        assert isinstance(store, SqliteStore)
+        store.insert_events([_event(i) for i in range(100)])
+        columns = ", ".join(PromptEvent._fields)
+        with store.conn:
+            store.conn.execute(
+                f"INSERT INTO prompt_metrics ({columns}) VALUES "
+                f"({', '.join('?' for _ in PromptEvent._fields)})",
+                tuple(_event(500, template_id="t-raw")))
+        assert ("t-raw", "m2", "p0", 1, 0) in _counts_read(db_path)
+        assert _counts_read(db_path) == _counts_recounted(store)
+        store.insert_events([_event(100)])
+        assert _outcomes(store) == _recounted(store)
+        assert ("t-raw", "m2", "p0", "", 1, 0) in _outcomes(store)
+
+
+def test_deleting_the_newest_rows_keeps_later_inserts_counted(db_path: Path) -> None:
+    """SQLite reuses ids above the largest left: the watermark must come down with it."""
+    with open_store(db_path) as store:
+        assert isinstance(store, SqliteStore)
+        store.insert_events([_event(i) for i in range(50)])
+        with store.conn:
+            store.conn.execute("DELETE FROM prompt_metrics WHERE id > 40")
+        store.insert_events([_event(i) for i in range(60, 70)])
+        assert _outcomes(store) == _recounted(store)
+        assert sum(row[4] for row in _outcomes(store)) == 50
+        assert _counts_read(db_path) == _counts_recounted(store)
+
+
 def _plan(store: SqliteStore, sql: str, params: list[Any]) -> str:
     rows = store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
     return " | ".join(row[-1] for row in rows)
