@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from tests.postgres_server import PostgresServer, fresh_database, postgres_bin_dir
+from tests.postgres_server import (
+    MISSING_POSTGRES,
+    PostgresServer,
+    fresh_database,
+    postgres_bin_dir,
+)
 from tests.redis_server import RedisServer
 
 if TYPE_CHECKING:
@@ -48,7 +53,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL server per test worker (never the machine's on 5432)."""
     if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+        pytest.fail(MISSING_POSTGRES)
     with PostgresServer() as server:
         yield server
 

@@ -17,6 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+MISSING_POSTGRES = ("PostgreSQL server binaries not found: install them (Debian: "
+                    "apt-get install postgresql; .ci/run does)")
+"""Why a PostgreSQL test fails (not skips) on a machine without the server."""
+
 
 def postgres_bin_dir() -> Path | None:
     """Where ``initdb`` lives: Debian's versioned directory, else ``PATH``."""

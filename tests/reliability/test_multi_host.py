@@ -27,7 +27,7 @@ import redis
 
 from rev_analytics.cli.embedded_redis import redis_server_binary
 from tests.consumer_support import ROOT, wait_for
-from tests.postgres_server import PostgresServer, postgres_bin_dir
+from tests.postgres_server import MISSING_POSTGRES, PostgresServer, postgres_bin_dir
 from tests.reliability import netns
 from tests.reliability.support import (
     Workload,
@@ -47,9 +47,10 @@ CLAIM_IDLE = 3.0
 def network() -> Iterator[netns.Network]:
     reason = netns.available()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(f"network namespaces unavailable: {reason} (this test needs root and "
+                    "iproute2; .ci/run installs iproute2)")
     if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+        pytest.fail(MISSING_POSTGRES)
     net = netns.Network()
     try:
         yield net

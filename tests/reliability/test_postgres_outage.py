@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from tests.consumer_support import ConsumerProcess, wait_for
-from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
+from tests.postgres_server import MISSING_POSTGRES, PostgresServer, free_port, postgres_bin_dir
 from tests.reliability.support import (
     assert_dead_lettered,
     mixed_workload,
@@ -32,7 +32,7 @@ STREAM = "rev:prompt_executions"
 @pytest.fixture
 def server() -> Iterator[PostgresServer]:
     if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+        pytest.fail(MISSING_POSTGRES)
     pg = PostgresServer(port=free_port())
     yield pg
     pg.cleanup()
