@@ -95,6 +95,10 @@ class StoreSink:
         if store is None:
             raise RuntimeError("StoreSink.open() was not awaited")
         failing_since: list[float] = []
+        # The retry policy's callbacks end up in reference cycles (tenacity's
+        # retrying object and its call state): they must not hold the window,
+        # or every window would stay in memory until the cyclic collector runs.
+        count = len(events)
 
         def failed(error: BaseException) -> None:
             self.observer.record_write_failure(type(error).__name__)
@@ -102,7 +106,7 @@ class StoreSink:
                 failing_since.append(time.monotonic())
                 self.observer.set_storage_healthy(False)
                 log.error("committing a window of %d events failed (%s); nothing acknowledged, "
-                          "retrying with backoff", len(events), error)
+                          "retrying with backoff", count, error)
 
         def give_up() -> bool:
             return self.stopping.is_set() and (
@@ -117,7 +121,7 @@ class StoreSink:
                     started = time.perf_counter()
                     inserted = await self.run(lambda: store.insert_events(events))
         except store.transient_errors as exc:
-            raise SinkStopped(f"window of {len(events)} events not committed: {exc}") from exc
+            raise SinkStopped(f"window of {count} events not committed: {exc}") from exc
         elapsed = time.perf_counter() - started
         if failing_since:
             self.observer.set_storage_healthy(True)

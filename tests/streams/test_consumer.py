@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from datetime import UTC, datetime
@@ -10,12 +11,14 @@ from pathlib import Path
 import pytest
 import redis
 
+from rev_analytics.core.event import PromptEvent
 from rev_analytics.core.timefmt import micros_from_datetime
 from streams.consumer.observer import NullObserver
 from streams.consumer.settings import ConsumerSettings
 from tests.consumer_support import (
     pending_count,
     publish,
+    row_count,
     run_consumer_until,
     stored_rows,
     valid_fields,
@@ -256,3 +259,23 @@ def test_an_unreachable_redis_is_reported_while_it_lasts_and_at_the_stop(
     assert messages[-1].startswith("stopped: Redis at redis://127.0.0.1:")
     assert messages[-1].endswith("was never reachable; nothing was read, committed or "
                                  "acknowledged")
+
+
+def test_no_committed_window_is_kept_alive_by_a_reference_cycle(
+    redis_url: str, redis_client: redis.Redis, stream_key: str, db_path: Path
+) -> None:
+    """The consumer collects cycles rarely (runner.tune_garbage_collector), so a window
+    caught in one (the retry policy's callbacks) would stay in memory until then."""
+    publish(redis_client, stream_key, [valid_fields(i) for i in range(6000)])
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run_consumer_until(settings(redis_url, db_path, stream_key, batch_max=1000),
+                           lambda c: c.processor.events_committed >= 6000)
+        gc.collect()
+        held = [o for o in gc.garbage if isinstance(o, PromptEvent)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert row_count(db_path) == 6000
+    assert held == [], f"{len(held)} committed events were only reachable through cycles"
