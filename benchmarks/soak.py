@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +63,9 @@ def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT))
 
 
-def parse_time(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
+def parse_time(stored: int) -> float:
+    """A stored time (integer microseconds since the epoch, the v2 layout) in Unix seconds."""
+    return int(stored) / 1_000_000
 
 
 def percentile(values: list[float], q: float) -> float:
