@@ -117,3 +117,23 @@ def test_failed_transaction_leaves_nothing_behind(db_path: Path) -> None:
         with pytest.raises(sqlite3.DatabaseError):
             store.insert_events([event("good"), event("bad")])
         assert store.count() == 0
+
+
+def test_windows_of_any_size_use_a_dozen_distinct_insert_statements() -> None:
+    """Each distinct row count is a prepared statement of up to ~1 MB in sqlite3's cache
+    of 128: live windows of every size must not fill it (storage.sqlite.store)."""
+    from storage.sqlite.store import ROWS_PER_STATEMENT, statement_sizes
+
+    sizes: set[int] = set()
+    for rows in range(0, 20_001):
+        split = statement_sizes(rows)
+        assert sum(split) == rows and all(0 < size <= ROWS_PER_STATEMENT for size in split)
+        sizes.update(split)
+    assert len(sizes) <= 12
+
+
+def test_a_window_split_into_many_statements_stores_every_row(db_path: Path) -> None:
+    with open_store(db_path) as store:
+        assert store.insert_events([event(f"w{i}") for i in range(3007)]) == 3007
+        assert store.insert_events([event(f"w{i}") for i in range(3000, 3011)]) == 4
+        assert store.count() == 3011
