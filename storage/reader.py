@@ -32,6 +32,7 @@ from rev_analytics.core.errors import StorageError
 from rev_analytics.core.fields import Kind
 from storage import query
 from storage.arrow import arrow_schema
+from storage.base import Closing
 from storage.columns import COLUMNS, STORED, TABLE
 from storage.location import StoreLocation, parse_location
 from storage.selection import Selection
@@ -90,7 +91,23 @@ def _sentinel(columns: Sequence[str]) -> str:
     return "SELECT " + ", ".join(values)
 
 
-class SqliteReader:
+class ArrowReader(Closing):
+    """What both backends' readers share: the whole table from their batches."""
+
+    def batches(self, columns: Sequence[str] = COLUMNS, selection: Selection | None = None,
+                *, ordered: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS
+                ) -> Iterator[pa.Table]:
+        raise NotImplementedError
+
+    def table(self, columns: Sequence[str] = COLUMNS,
+              selection: Selection | None = None) -> pa.Table:
+        chunks = list(self.batches(columns, selection, ordered=False, chunk_rows=2**30))
+        if not chunks:
+            return arrow_schema(tuple(columns)).empty_table()
+        return pa.concat_tables(chunks)
+
+
+class SqliteReader(ArrowReader):
     """Reads a SQLite store: a file through ADBC, or an open connection (``:memory:``)."""
 
     def __init__(self, path: Path | None = None, conn: sqlite3.Connection | None = None) -> None:
@@ -126,13 +143,6 @@ class SqliteReader:
             yield from self._batches_from_connection(sql, params, columns, chunk_rows)
         else:
             yield from self._batches_from_adbc(sql, params, columns, chunk_rows)
-
-    def table(self, columns: Sequence[str] = COLUMNS,
-              selection: Selection | None = None) -> pa.Table:
-        chunks = list(self.batches(columns, selection, ordered=False, chunk_rows=2**30))
-        if not chunks:
-            return arrow_schema(tuple(columns)).empty_table()
-        return pa.concat_tables(chunks)
 
     def _batches_from_adbc(self, sql: str, params: list[Any], columns: Sequence[str],
                            chunk_rows: int) -> Iterator[pa.Table]:
@@ -175,13 +185,6 @@ class SqliteReader:
         if self._own_conn and self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:

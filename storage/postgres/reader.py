@@ -11,22 +11,21 @@ PostgreSQL reports every column's type, so no sentinel row is needed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pyarrow as pa
 
 from rev_analytics.core.errors import StorageError
 from rev_analytics.core.urls import redact_url
 from storage import query
-from storage.arrow import arrow_schema
 from storage.columns import COLUMNS
 from storage.postgres.schema import LATEST_VERSION, current_version
 from storage.postgres.store import connect
+from storage.reader import DEFAULT_CHUNK_ROWS, ArrowReader, typed
 from storage.selection import Selection
 
 
-class PostgresReader:
+class PostgresReader(ArrowReader):
     """Reads a PostgreSQL store (its URL is a ``--db`` value)."""
 
     def __init__(self, url: str) -> None:
@@ -59,10 +58,9 @@ class PostgresReader:
         return int(self._fetch(*query.total(selection, query.POSTGRES))[0][0])
 
     def batches(self, columns: Sequence[str] = COLUMNS, selection: Selection | None = None,
-                *, ordered: bool = True, chunk_rows: int = 50_000) -> Iterator[pa.Table]:
+                *, ordered: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS
+                ) -> Iterator[pa.Table]:
         import adbc_driver_postgresql.dbapi as adbc
-
-        from storage.reader import typed
 
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
@@ -76,19 +74,5 @@ class PostgresReader:
                 for start in range(0, batch.num_rows, chunk_rows):
                     yield typed(batch.slice(start, chunk_rows), columns)
 
-    def table(self, columns: Sequence[str] = COLUMNS,
-              selection: Selection | None = None) -> pa.Table:
-        chunks = list(self.batches(columns, selection, ordered=False, chunk_rows=2**30))
-        if not chunks:
-            return arrow_schema(tuple(columns)).empty_table()
-        return pa.concat_tables(chunks)
-
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

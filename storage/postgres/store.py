@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -32,6 +31,7 @@ from rev_analytics.core.event import FIELDS, PromptEvent
 from rev_analytics.core.fields import Kind
 from rev_analytics.core.timefmt import datetime_from_micros, micros_from_seconds
 from rev_analytics.core.urls import redact_url
+from storage.base import Closing
 from storage.columns import EVENT_COLUMNS, POSTGRES_TYPES, TABLE
 from storage.postgres.schema import LATEST_VERSION, current_version, migrate
 
@@ -121,7 +121,7 @@ def configure_session(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
-class PostgresStore:
+class PostgresStore(Closing):
     """A PostgreSQL database holding the ``prompt_metrics`` table.
 
     Opening connects and creates or migrates the schema (under an advisory
@@ -214,14 +214,3 @@ class PostgresStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

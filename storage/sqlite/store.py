@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from pathlib import Path
-from types import TracebackType
 
 from rev_analytics.core.errors import StorageError
 from rev_analytics.core.event import PromptEvent
 from rev_analytics.core.timefmt import micros_from_seconds
+from storage.base import Closing
 from storage.columns import EVENT_COLUMNS, TABLE
 from storage.sqlite.schema import CATCH_UP_OUTCOMES, LATEST_VERSION, current_version, migrate
 
@@ -79,7 +79,7 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             time.sleep(0.01)
 
 
-class SqliteStore:
+class SqliteStore(Closing):
     """A SQLite database holding the ``prompt_metrics`` table.
 
     ``path`` is a file path or ``":memory:"``. Opening creates or migrates
@@ -172,14 +172,3 @@ class SqliteStore:
 
     def close(self) -> None:
         self.conn.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
