@@ -121,7 +121,8 @@ def baseline_loop(url: str, stream: str, group: str, db: str, count: int) -> Non
     client.close()
 
 
-def _rows(db: str, table: str) -> int:
+def committed_rows(db: str, table: str = "prompt_metrics") -> int:
+    """Rows committed to the SQLite file ``db`` so far (``MAX(rowid)``; 0 before it exists)."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
         try:
@@ -142,27 +143,32 @@ class Drain:
     redis_cpu_us: float
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) of ``processes``; one that has exited counts nothing."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def tree_cpu(pid: int) -> Callable[[], float]:
-    """CPU seconds (user + system) of process ``pid`` and its live descendants."""
+    """CPU seconds of process ``pid`` and its live descendants."""
     root = psutil.Process(pid)
-
-    def seconds() -> float:
-        total = 0.0
-        for process in [root, *root.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-        return total
-
-    return seconds
+    return lambda: cpu_seconds([root, *root.children(recursive=True)])
 
 
-def timed_drain(db: str, table: str, count: int, alive: Callable[[], bool],
-                cpu: Callable[[], float], redis_cpu: Callable[[], float],
-                timeout: float = 900.0) -> Drain:
-    """From the first committed row to the last (``MAX(rowid)`` polled): the rate,
+def no_cpu() -> float:
+    return 0.0
+
+
+def timed_drain(committed: Callable[[], int], count: int, alive: Callable[[], bool],
+                cpu: Callable[[], float] = no_cpu, redis_cpu: Callable[[], float] = no_cpu,
+                *, poll: float = 0.02, timeout: float = 900.0) -> Drain:
+    """From the first committed row to the last (``committed()`` polled): the rate,
     and the CPU the contender and Redis used meanwhile. CPU per event hardly moves
     with a shared machine's load, where wall-clock rates do."""
     first: tuple[float, int, float, float] | None = None
@@ -171,8 +177,8 @@ def timed_drain(db: str, table: str, count: int, alive: Callable[[], bool],
     while stored < count:
         if time.monotonic() > deadline or not alive():
             raise RuntimeError(f"drain stopped at {stored} of {count} rows")
-        time.sleep(0.02)
-        stored = _rows(db, table)
+        time.sleep(poll)
+        stored = committed()
         if first is None and stored:
             first = (time.perf_counter(), stored, cpu(), redis_cpu())
     assert first is not None
@@ -189,8 +195,8 @@ def run_baseline(url: str, stream: str, group: str, db: str, count: int,
     child.start()
     assert child.pid is not None
     try:
-        return timed_drain(db, "executions", count, child.is_alive, tree_cpu(child.pid),
-                           redis_cpu)
+        return timed_drain(lambda: committed_rows(db, "executions"), count, child.is_alive,
+                           tree_cpu(child.pid), redis_cpu)
     finally:
         child.join(60)
 
@@ -206,7 +212,7 @@ def run_consume(url: str, stream: str, group: str, db: str, count: int,
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     child = subprocess.Popen(consume_command(url, stream, group, db, *extra), env=env)
     try:
-        return timed_drain(db, "prompt_metrics", count, lambda: child.poll() is None,
+        return timed_drain(lambda: committed_rows(db), count, lambda: child.poll() is None,
                            tree_cpu(child.pid), redis_cpu)
     finally:
         child.send_signal(signal.SIGTERM)
@@ -276,7 +282,7 @@ def measure_rss(url: str, count: int, db: str) -> dict[str, Any]:
     child = subprocess.Popen(consume_command(url, stream, "rss", db), env=env)
     started = time.perf_counter()
     peak = 0.0
-    while _rows(db, "prompt_metrics") < count and child.poll() is None:
+    while committed_rows(db) < count and child.poll() is None:
         peak = max(peak, _peak_rss_mb(child.pid))
         time.sleep(0.2)
         if time.perf_counter() - started > 1200:
@@ -285,7 +291,7 @@ def measure_rss(url: str, count: int, db: str) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     child.send_signal(signal.SIGTERM)
     code = child.wait(120)
-    return {"events": count, "stored": _rows(db, "prompt_metrics"), "peak_rss_mb": peak,
+    return {"events": count, "stored": committed_rows(db), "peak_rss_mb": peak,
             "seconds": elapsed, "exit_code": code}
 
 

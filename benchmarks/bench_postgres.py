@@ -44,7 +44,6 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -61,7 +60,13 @@ import psutil  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 
-from benchmarks.bench_ingest import consume_command, publish  # noqa: E402
+from benchmarks.bench_ingest import (  # noqa: E402
+    committed_rows,
+    consume_command,
+    cpu_seconds,
+    publish,
+    timed_drain,
+)
 from storage import open_store  # noqa: E402
 from streams.simulate.workload import synthetic_prompt_events  # noqa: E402
 from tests.postgres_server import PostgresServer, fresh_database  # noqa: E402
@@ -80,31 +85,6 @@ def committed_postgres(url: str) -> int:
             return int(row[0]) if row else 0
     except psycopg.errors.UndefinedTable:  # not created yet
         return 0
-
-
-def committed_sqlite(db: str) -> int:
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
-            return int(c.execute("SELECT MAX(rowid) FROM prompt_metrics").fetchone()[0] or 0)
-    except sqlite3.Error:
-        return 0
-
-
-def timed_drain(committed: Callable[[], int], count: int, alive: Callable[[], bool],
-                timeout: float = 900.0) -> float:
-    """Events/s from the first committed row to the last."""
-    first: tuple[float, int] | None = None
-    stored = 0
-    deadline = time.monotonic() + timeout
-    while stored < count:
-        if time.monotonic() > deadline or not alive():
-            raise RuntimeError(f"drain stopped at {stored} of {count} rows")
-        time.sleep(0.05)
-        stored = committed()
-        if first is None and stored:
-            first = (time.perf_counter(), stored)
-    assert first is not None
-    return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
 
 
 def start_together(redis_url: str, stream: str, group: str, commands: list[list[str]]
@@ -142,22 +122,13 @@ def run_consumers(redis_url: str, stream: str, group: str, db: str, count: int,
     children = start_together(redis_url, stream, group, commands)
     try:
         return timed_drain(committed, count,
-                           lambda: all(child.poll() is None for child in children))
+                           lambda: all(child.poll() is None for child in children), poll=0.05).rate
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
         codes = [child.wait(120) for child in children]
         if any(codes):
             raise RuntimeError(f"consume exited {codes}")
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 def cpu_per_event(redis_server: RedisServer, pg: PostgresServer, stream: str, group: str,
@@ -179,15 +150,15 @@ def cpu_per_event(redis_server: RedisServer, pg: PostgresServer, stream: str, gr
                 raise RuntimeError("consume exited")
             time.sleep(0.01)
         start_rows = committed()
-        start = {"consumer": _cpu_seconds([consumer]), "redis": _cpu_seconds([redis_process])}
-        backends = {p.pid: _cpu_seconds([p]) for p in server()}
+        start = {"consumer": cpu_seconds([consumer]), "redis": cpu_seconds([redis_process])}
+        backends = {p.pid: cpu_seconds([p]) for p in server()}
         while (rows := committed()) < count:
             for process in server():
                 backends.setdefault(process.pid, 0.0)
             time.sleep(0.05)
-        used = {"consumer": _cpu_seconds([consumer]) - start["consumer"],
-                "redis": _cpu_seconds([redis_process]) - start["redis"],
-                "server": sum(_cpu_seconds([p]) - backends.get(p.pid, 0.0) for p in server())}
+        used = {"consumer": cpu_seconds([consumer]) - start["consumer"],
+                "redis": cpu_seconds([redis_process]) - start["redis"],
+                "server": sum(cpu_seconds([p]) - backends.get(p.pid, 0.0) for p in server())}
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(120)
@@ -268,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 group = f"{backend}{processes}-{round_}"
                 if backend == "sqlite":
                     db = str(directory / f"{group}.db")
-                    committed: Callable[[], int] = lambda db=db: committed_sqlite(db)  # noqa: E731
+                    committed: Callable[[], int] = lambda db=db: committed_rows(db)  # noqa: E731
                 else:
                     db = fresh_database(pg, f"bench{processes}")
                     committed = lambda db=db: committed_postgres(db)  # noqa: E731
@@ -297,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in ("sqlite", "postgres"):
             if backend == "sqlite":
                 db = str(directory / "cpu.db")
-                committed = lambda db=db: committed_sqlite(db)  # noqa: E731
+                committed = lambda db=db: committed_rows(db)  # noqa: E731
             else:
                 db = fresh_database(pg, "bench_cpu")
                 committed = lambda db=db: committed_postgres(db)  # noqa: E731
